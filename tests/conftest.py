@@ -1,11 +1,9 @@
-import os
 
 import pytest
 import torch
 
 # Two cores here: more intra-op threads than cores makes small updates ~20x slower.
 torch.set_num_threads(1)
-os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 @pytest.fixture(autouse=True)
