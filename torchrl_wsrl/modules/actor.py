@@ -1,0 +1,96 @@
+"""The tanh-Gaussian actor of SAC / WSRL, as a TorchRL ProbabilisticActor."""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from tensordict.nn import TensorDictModule
+from torch import nn
+from torchrl.modules import ProbabilisticActor, TanhNormal
+
+
+def layernorm_mlp(in_features: int, hidden_sizes: Sequence[int], out_features: int, *, ln_eps: float = 1e-6, head_gain: float = 1.0) -> nn.Sequential:
+    """Dense -> LayerNorm -> ReLU per hidden layer, then a linear head; orthogonal(sqrt 2) init, zero biases."""
+    layers: list[nn.Module] = []
+    width = in_features
+    for hidden in hidden_sizes:
+        linear = nn.Linear(width, hidden)
+        nn.init.orthogonal_(linear.weight, gain=math.sqrt(2.0))
+        nn.init.zeros_(linear.bias)
+        layers += [linear, nn.LayerNorm(hidden, eps=ln_eps), nn.ReLU()]
+        width = hidden
+    head = nn.Linear(width, out_features)
+    nn.init.orthogonal_(head.weight, gain=head_gain)
+    nn.init.zeros_(head.bias)
+    layers.append(head)
+    return nn.Sequential(*layers)
+
+
+class GaussianParams(nn.Module):
+    """Maps an observation ``[*B, obs]`` to ``(loc, scale)``, each ``[*B, act]``.
+
+    ``state_dependent_std=True``: the trunk predicts ``loc`` and ``log_std`` (clamped to
+    ``log_std_bounds``); otherwise ``log_std`` is one learned vector shared by all states
+    (the authors' antmaze actor). WSRL doc, "Per-domain settings".
+    """
+
+    def __init__(
+        self,
+        observation_dim: int,
+        action_dim: int,
+        hidden_sizes: Sequence[int],
+        *,
+        state_dependent_std: bool = True,
+        log_std_bounds: tuple[float, float] = (-20.0, 2.0),
+        ln_eps: float = 1e-6,
+        head_gain: float = 1e-2,
+    ):
+        super().__init__()
+        self.state_dependent_std = state_dependent_std
+        self.log_std_bounds = log_std_bounds
+        out = 2 * action_dim if state_dependent_std else action_dim
+        self.trunk = layernorm_mlp(observation_dim, hidden_sizes, out, ln_eps=ln_eps, head_gain=head_gain)
+        self.log_std = None if state_dependent_std else nn.Parameter(torch.zeros(action_dim))
+
+    def forward(self, observation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.trunk(observation)
+        if self.state_dependent_std:
+            loc, log_std = out.chunk(2, dim=-1)
+        else:
+            loc, log_std = out, self.log_std.expand_as(out)
+        return loc, log_std.clamp(*self.log_std_bounds).exp()
+
+
+def make_actor(
+    observation_dim: int,
+    action_dim: int,
+    hidden_sizes: Sequence[int] = (256, 256),
+    *,
+    state_dependent_std: bool = True,
+    ln_eps: float = 1e-6,
+    head_gain: float = 1e-2,
+    observation_key="observation",
+    action_key="action",
+) -> ProbabilisticActor:
+    """A tanh-squashed diagonal Gaussian policy on ``[-1, 1]^action_dim`` (SAC, Haarnoja et al. 2018).
+
+    Reads ``observation`` ``[*B, obs_dim]``, writes ``loc``, ``scale`` and ``action``
+    ``[*B, action_dim]``. Under ``ExplorationType.RANDOM`` it samples; under
+    ``DETERMINISTIC`` it returns ``tanh(loc)`` (evaluation).
+    """
+    params = GaussianParams(
+        observation_dim,
+        action_dim,
+        hidden_sizes,
+        state_dependent_std=state_dependent_std,
+        ln_eps=ln_eps,
+        head_gain=head_gain,
+    )
+    return ProbabilisticActor(
+        TensorDictModule(params, in_keys=[observation_key], out_keys=["loc", "scale"]),
+        in_keys=["loc", "scale"],
+        out_keys=[action_key],
+        distribution_class=TanhNormal,
+        distribution_kwargs={"low": -1.0, "high": 1.0},
+    )

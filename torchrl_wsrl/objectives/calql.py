@@ -1,0 +1,120 @@
+"""CalQLLoss: ensemble Cal-QL / CQL, WSRL's offline pre-training loss."""
+from __future__ import annotations
+
+import math
+
+import torch
+from tensordict import TensorDict, TensorDictBase
+from tensordict.nn import TensorDictModule
+from torch import nn
+from torch.nn import functional as F
+
+from torchrl_wsrl.modules.critic import EnsembleQCritic
+from torchrl_wsrl.objectives.functional import calibrate, cql_penalty
+from torchrl_wsrl.objectives.wsrl import WSRLLoss
+
+
+class CalQLLoss(WSRLLoss):
+    """Ensemble Cal-QL (Nakamoto et al., NeurIPS 2023); with ``calibrate=False`` it is CQL.
+
+    The critic loss adds to WSRL's TD loss the CQL regulariser of every critic
+    (:func:`~torchrl_wsrl.objectives.functional.cql_penalty`, shape ``[E]``, averaged over critics):
+    ``L_Q = L_TD + w * mean_i R_i``. Cal-QL replaces the Q-values of the policy's actions by
+    ``max(Q, mc_return)`` before the importance correction (Cal-QL Eq. 5), reading ``mc_return``
+    ``[B, 1]`` from the batch. The weight w is fixed (``cql_alpha``) or, with ``cql_lagrange``,
+    the multiplier ``w = softplus(rho)`` trained by ``loss_cql_alpha = -w (mean_i R_i - gap)``
+    (CQL Eq. 30; the authors' antmaze setting, init 1.0, gap 0.8). The actor and temperature
+    losses are WSRL's. Source: WSRL doc Phase 1.
+
+    Keyword Args:
+        cql_alpha: fixed weight (5 locomotion/kitchen, 1 adroit); ignored with ``cql_lagrange``.
+        cql_lagrange, cql_target_gap, cql_alpha_init: the Lagrange variant.
+        num_cql_actions: n, actions per proposal (10: 30 out-of-distribution values per critic).
+        importance_sample: see :func:`cql_penalty` (False for kitchen).
+        calibrate: apply the Cal-QL bound (False: CQL).
+        cql_temperature: CQL temperature (1.0).
+        Other keywords: :class:`WSRLLoss`.
+
+    Output keys of :meth:`critic_loss`: ``loss_qvalue``, ``cql_penalty``, ``cql_alpha`` and,
+    with the Lagrange variant, ``loss_cql_alpha``.
+    """
+
+    def __init__(
+        self,
+        actor_network: TensorDictModule,
+        qvalue_network: EnsembleQCritic,
+        *,
+        action_dim: int,
+        cql_alpha: float = 5.0,
+        cql_lagrange: bool = False,
+        cql_target_gap: float = 0.8,
+        cql_alpha_init: float = 1.0,
+        num_cql_actions: int = 10,
+        importance_sample: bool = True,
+        calibrate: bool = True,
+        cql_temperature: float = 1.0,
+        **kwargs,
+    ):
+        super().__init__(actor_network, qvalue_network, action_dim=action_dim, **kwargs)
+        self.register_buffer("cql_alpha", torch.tensor(float(cql_alpha)))
+        self.cql_lagrange = cql_lagrange
+        self.cql_target_gap = cql_target_gap
+        self.num_cql_actions = num_cql_actions
+        self.importance_sample = importance_sample
+        self.calibrate = calibrate
+        self.cql_temperature = cql_temperature
+        # softplus^-1(init): the multiplier starts at cql_alpha_init.
+        self.cql_alpha_raw = (
+            nn.Parameter(torch.tensor(math.log(math.expm1(cql_alpha_init)))) if cql_lagrange else None
+        )
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        """WSRL's groups, plus ``cql_alpha`` (the Lagrange multiplier) when it is learned."""
+        groups = super().parameter_groups()
+        if self.cql_lagrange:
+            groups["cql_alpha"] = [self.cql_alpha_raw]
+        return groups
+
+    def cql_weight(self) -> torch.Tensor:
+        """The current CQL weight w, a scalar tensor (the multiplier, or the fixed ``cql_alpha``)."""
+        if self.cql_lagrange:
+            return F.softplus(self.cql_alpha_raw).clamp(max=1e6)
+        return self.cql_alpha
+
+    def critic_loss(self, tensordict: TensorDictBase) -> TensorDict:
+        observation = tensordict.get(self.tensor_keys.observation)
+        next_observation = tensordict.get(("next", self.tensor_keys.observation))
+        n = self.num_cql_actions
+        # The proposals only probe the critics: no gradient reaches the actor through them.
+        with torch.no_grad():
+            policy_action, policy_log_prob = self._sample(observation, n)
+            next_action, next_log_prob = self._sample(next_observation, n)
+        random_action = torch.rand_like(policy_action) * 2 - 1
+        data_action = tensordict.get(self.tensor_keys.action).unsqueeze(0)
+        actions = torch.cat([data_action, random_action, policy_action, next_action], dim=0)  # [1+3n, B, A]
+        q = self.qvalue_network.q_values(observation.expand(actions.shape[0], *observation.shape), actions)
+        q_data = q[:, 0]  # [E, B, 1]
+        q_random, q_policy, q_next_policy = q[:, 1:].squeeze(-1).split(n, dim=1)  # [E, n, B] each
+        if self.calibrate:
+            mc_return = tensordict.get(self.tensor_keys.mc_return)
+            q_policy, q_next_policy = calibrate(q_policy, mc_return), calibrate(q_next_policy, mc_return)
+        penalty = cql_penalty(
+            q_data,
+            q_random,
+            q_policy,
+            q_next_policy,
+            policy_log_prob,
+            next_log_prob,
+            action_dim=self.action_dim,
+            importance_sample=self.importance_sample,
+            temperature=self.cql_temperature,
+        ).mean()
+        weight = self.cql_weight()
+        out = self._td_loss(q_data, self.td_target(tensordict))
+        if self.cql_lagrange:
+            out["loss_cql_alpha"] = -(weight * (penalty.detach() - self.cql_target_gap))
+        weight = weight.detach()
+        out["loss_qvalue"] = out["loss_qvalue"] + weight * penalty
+        out["cql_alpha"] = weight
+        out["cql_penalty"] = penalty.detach()
+        return out

@@ -1,0 +1,136 @@
+"""Replay buffers: an online buffer that starts empty and gates sampling on the warmup.
+
+WSRL keeps no offline data (WSRL doc, Phase 2): the online buffer is fresh, the restored policy
+fills it for ``warmup_steps`` env steps, and only then may the update step sample it. Baselines
+that retain offline data mix it in with TorchRL's ``OfflineToOnlineReplayBuffer``.
+"""
+from __future__ import annotations
+
+import torch
+from tensordict import TensorDictBase
+from torchrl.data import LazyTensorStorage, ReplayBuffer
+from torchrl.data.replay_buffers.offline_to_online import OfflineToOnlineReplayBuffer
+from torchrl.envs.transforms import Transform
+
+SOURCE_OFFLINE = 0
+SOURCE_ONLINE = 1
+
+TRANSITION_KEYS = (
+    "observation",
+    "action",
+    ("next", "observation"),
+    ("next", "reward"),
+    ("next", "terminated"),
+    ("next", "truncated"),
+    ("next", "done"),
+    "mc_return",
+)
+
+
+class WarmupNotCompleteError(RuntimeError):
+    """Raised when the online buffer is sampled before ``warmup_steps`` env steps were written."""
+
+
+class WarmupReplayTransform(Transform):
+    """Replay-buffer transform that stamps transitions on write and gates sampling on read.
+
+    On write (``inv``), every transition gets ``source`` (int64 ``[B]``: 0 offline, 1 online) and
+    ``collected_at`` (int64 ``[B]``: the env step at which it was collected, counting from 0 at the
+    first online write; -1 for offline data). On read, sampling before ``warmup_steps``
+    online transitions were written raises :class:`WarmupNotCompleteError`. The counter is a
+    host integer: no device sync.
+
+    Args:
+        warmup_steps: K, the number of env steps of the warmup (5,000 in the paper).
+        source: the tag written on ``inv`` (``SOURCE_ONLINE`` by default).
+    """
+
+    def __init__(self, warmup_steps: int, source: int = SOURCE_ONLINE):
+        super().__init__(in_keys=[], out_keys=["source", "collected_at"])
+        if warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {warmup_steps}")
+        self.warmup_steps = warmup_steps
+        self.source = source
+        self.env_steps = 0
+
+    @property
+    def warmup_complete(self) -> bool:
+        return self.env_steps >= self.warmup_steps
+
+    def _inv_call(self, tensordict: TensorDictBase) -> TensorDictBase:
+        n = tensordict.numel()
+        shape = tensordict.batch_size
+        device = tensordict.device
+        if self.source == SOURCE_ONLINE:
+            stamp = torch.arange(self.env_steps, self.env_steps + n, device=device).reshape(shape)
+            self.env_steps += n
+        else:
+            stamp = torch.full(shape, -1, dtype=torch.long, device=device)
+        tensordict.set("collected_at", stamp)
+        tensordict.set("source", torch.full(shape, self.source, dtype=torch.long, device=device))
+        return tensordict
+
+    def _call(self, tensordict: TensorDictBase) -> TensorDictBase:
+        if not self.warmup_complete:
+            raise WarmupNotCompleteError(
+                f"the online buffer was sampled after {self.env_steps} of {self.warmup_steps} warmup env "
+                "steps: WSRL takes no gradient step before the warmup completes"
+            )
+        return tensordict
+
+    forward = _call
+
+    def state_dict(self, *args, **kwargs):
+        return {"env_steps": self.env_steps, "warmup_steps": self.warmup_steps}
+
+    def load_state_dict(self, state_dict, *args, **kwargs):
+        self.env_steps = int(state_dict["env_steps"])
+
+
+def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, reward_bias: float = 0.0) -> TensorDictBase:
+    """Collected env steps -> stored transitions: the ``TRANSITION_KEYS`` only, flat, reward scaled.
+
+    The reward transform ``r * reward_scale + reward_bias`` is the one applied to the offline
+    data (WSRL doc, per-domain table). Online transitions carry no MC return yet:
+    ``mc_return`` is ``-inf``, which makes Cal-QL's calibration ``max(Q, mc_return)`` a no-op.
+    """
+    td = tensordict.reshape(-1)
+    if "mc_return" not in td.keys():
+        td = td.set("mc_return", torch.full((td.numel(), 1), float("-inf"), device=td.device))
+    td = td.select(*TRANSITION_KEYS)
+    td.set(("next", "reward"), td.get(("next", "reward")) * reward_scale + reward_bias)
+    return td
+
+
+def make_replay_buffer(
+    *,
+    capacity: int,
+    batch_size: int,
+    warmup_steps: int,
+    offline_data: TensorDictBase | None = None,
+    offline_ratio: float = 0.0,
+    device: torch.device | str = "cpu",
+) -> tuple[ReplayBuffer | OfflineToOnlineReplayBuffer, WarmupReplayTransform]:
+    """The online replay buffer (and its warmup transform) of the online phase.
+
+    With ``offline_ratio == 0`` (WSRL) it is a fresh, empty TorchRL ``ReplayBuffer``; with
+    ``0 < offline_ratio < 1`` an ``OfflineToOnlineReplayBuffer`` whose offline part holds
+    ``offline_data`` (stamped ``source=0``) and draws ``round(offline_ratio * batch_size)`` of
+    each batch from it.
+
+    Raises:
+        ValueError: ``offline_ratio`` outside ``[0, 1)``, or ``> 0`` without ``offline_data``.
+    """
+    if not 0.0 <= offline_ratio < 1.0:
+        raise ValueError(f"offline_ratio must be in [0, 1), got {offline_ratio}")
+    warmup = WarmupReplayTransform(warmup_steps)
+    storage = LazyTensorStorage(capacity, device=device)
+    if offline_ratio == 0.0:
+        return ReplayBuffer(storage=storage, batch_size=batch_size, transform=warmup), warmup
+    if offline_data is None:
+        raise ValueError("offline_ratio > 0 needs offline_data")
+    offline = ReplayBuffer(storage=LazyTensorStorage(offline_data.numel(), device=device), batch_size=batch_size)
+    offline.extend(WarmupReplayTransform(0, source=SOURCE_OFFLINE).inv(offline_data.select(*TRANSITION_KEYS).clone()))
+    mixed = OfflineToOnlineReplayBuffer(offline, online_storage=storage, offline_fraction=offline_ratio, batch_size=batch_size)
+    mixed.online_buffer.append_transform(warmup)
+    return mixed, warmup
