@@ -1,0 +1,18 @@
+"""Triton kernels for the critic-ensemble hot path, each beside the PyTorch reference it matches.
+
+Imports torch and (optionally) triton only. Without triton, or without a GPU and without
+``TRITON_INTERPRET=1`` set before this import, :func:`triton_available` is False and callers
+use the references.
+"""
+
+from ._triton import triton_available
+from .ensemble_layer import ensemble_layer_reference, ensemble_layer_triton
+from .td_target import td_loss_reference, td_loss_triton
+
+__all__ = [
+    "ensemble_layer_reference",
+    "ensemble_layer_triton",
+    "td_loss_reference",
+    "td_loss_triton",
+    "triton_available",
+]

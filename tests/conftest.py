@@ -1,6 +1,13 @@
+import os
 
-import pytest
 import torch
+
+# Triton reads TRITON_INTERPRET when it is first imported (tensordict imports it early), so the
+# kernels' CPU interpreter must be chosen here, before anything else loads.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+
+import pytest  # noqa: E402
 
 # Two cores here: more intra-op threads than cores makes small updates ~20x slower.
 torch.set_num_threads(1)

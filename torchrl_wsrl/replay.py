@@ -6,6 +6,8 @@ that retain offline data mix it in with TorchRL's ``OfflineToOnlineReplayBuffer`
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from tensordict import TensorDictBase
 from torchrl.data import LazyTensorStorage, ReplayBuffer
@@ -102,6 +104,15 @@ def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, rew
     return td
 
 
+class OnlineReplay(NamedTuple):
+    """What :func:`make_replay_buffer` builds: the buffer to extend and sample, its warmup gate,
+    and the storage of the online transitions alone (for diagnostics)."""
+
+    buffer: ReplayBuffer | OfflineToOnlineReplayBuffer
+    warmup: WarmupReplayTransform
+    online_storage: LazyTensorStorage
+
+
 def make_replay_buffer(
     *,
     capacity: int,
@@ -110,7 +121,7 @@ def make_replay_buffer(
     offline_data: TensorDictBase | None = None,
     offline_ratio: float = 0.0,
     device: torch.device | str = "cpu",
-) -> tuple[ReplayBuffer | OfflineToOnlineReplayBuffer, WarmupReplayTransform]:
+) -> OnlineReplay:
     """The online replay buffer (and its warmup transform) of the online phase.
 
     With ``offline_ratio == 0`` (WSRL) it is a fresh, empty TorchRL ``ReplayBuffer``; with
@@ -126,11 +137,11 @@ def make_replay_buffer(
     warmup = WarmupReplayTransform(warmup_steps)
     storage = LazyTensorStorage(capacity, device=device)
     if offline_ratio == 0.0:
-        return ReplayBuffer(storage=storage, batch_size=batch_size, transform=warmup), warmup
+        return OnlineReplay(ReplayBuffer(storage=storage, batch_size=batch_size, transform=warmup), warmup, storage)
     if offline_data is None:
         raise ValueError("offline_ratio > 0 needs offline_data")
     offline = ReplayBuffer(storage=LazyTensorStorage(offline_data.numel(), device=device), batch_size=batch_size)
     offline.extend(WarmupReplayTransform(0, source=SOURCE_OFFLINE).inv(offline_data.select(*TRANSITION_KEYS).clone()))
     mixed = OfflineToOnlineReplayBuffer(offline, online_storage=storage, offline_fraction=offline_ratio, batch_size=batch_size)
     mixed.online_buffer.append_transform(warmup)
-    return mixed, warmup
+    return OnlineReplay(mixed, warmup, storage)

@@ -1,0 +1,116 @@
+"""Build the actor, the critic ensemble and the losses from the run config; save and restore them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from omegaconf import DictConfig
+
+from torchrl_wsrl.envs import Task
+from torchrl_wsrl.modules import EnsembleQCritic, make_actor
+from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
+
+# Loss-state entries that belong to the policy (restored alone by ``algo.init_critic=false``).
+POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
+POLICY_OPTIMIZERS = ("actor", "alpha")
+
+
+def make_critic(cfg: DictConfig, task: Task) -> EnsembleQCritic:
+    """The critic ensemble: ``cfg.agent.num_critics`` critics of ``cfg.task.critic_hidden``."""
+    return EnsembleQCritic(
+        task.obs_dim,
+        task.action_dim,
+        num_critics=cfg.agent.num_critics,
+        hidden_sizes=tuple(cfg.task.critic_hidden),
+        backend=cfg.critic.backend,
+    )
+
+
+def make_policy(cfg: DictConfig, task: Task):
+    return make_actor(
+        task.obs_dim,
+        task.action_dim,
+        tuple(cfg.task.actor_hidden),
+        state_dependent_std=cfg.task.state_dependent_std,
+    )
+
+
+def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) -> WSRLLoss:
+    """Cal-QL / CQL (``regularized=True``: pre-training, or the ``calql_*`` online baselines) or
+    WSRL's ensemble SAC, with the task's settings (WSRL doc, per-domain table)."""
+    common = dict(
+        action_dim=task.action_dim,
+        subsample_size=cfg.agent.subsample_size,
+        subsample_replace=cfg.agent.subsample_replace,
+        backup_entropy=cfg.agent.backup_entropy,
+        actor_q_reduction=cfg.agent.actor_q_reduction,
+        max_target_backup=cfg.task.max_target_backup,
+        alpha_init=cfg.agent.alpha_init,
+        gamma=cfg.agent.gamma,
+    )
+    if not regularized:
+        return WSRLLoss(actor, critic, **common)
+    cql = cfg.task.cql
+    return CalQLLoss(
+        actor,
+        critic,
+        cql_alpha=cql.alpha,
+        cql_lagrange=cql.lagrange,
+        cql_target_gap=cql.target_gap,
+        importance_sample=cql.importance_sample,
+        calibrate=cql.calibrate,
+        num_cql_actions=cql.num_actions,
+        **common,
+    )
+
+
+def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
+    """Write the loss state (actor, critics, target critics, temperature, CQL multiplier) and the
+    optimizer states to ``path``; refuses to overwrite an existing file (``FileExistsError``)."""
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"checkpoint {path} exists already; not overwriting it")
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(
+        {"loss": loss.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()}, **extra},
+        tmp,
+    )
+    tmp.rename(path)
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint` (``FileNotFoundError`` if absent)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"pre-trained checkpoint {path} does not exist")
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def restore(loss: WSRLLoss, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:
+    """Load a checkpoint's agent into ``loss`` and ``optimizers`` (WSRL doc, Phase 3: actor,
+    critics, target critics, temperature and Adam states). The CQL multiplier of a Cal-QL
+    checkpoint is ignored by a WSRL loss. ``policy_only`` restores the actor and temperature
+    only (the ``wsrl_policy_only`` ablation).
+
+    Raises:
+        ValueError: the checkpoint's networks do not fit this run's (names ``source``).
+    """
+    state = checkpoint["loss"]
+    own = loss.state_dict()
+    keep = {
+        k: v
+        for k, v in state.items()
+        if k in own and (not policy_only or k.startswith(POLICY_STATE_PREFIXES))
+    }
+    mismatched = [k for k, v in keep.items() if own[k].shape != v.shape]
+    if mismatched:
+        raise ValueError(
+            f"{source}: parameters {mismatched[:3]} have shapes {[tuple(keep[k].shape) for k in mismatched[:3]]}, "
+            f"this run expects {[tuple(own[k].shape) for k in mismatched[:3]]}: was it trained on another task or network size?"
+        )
+    loss.load_state_dict(keep, strict=False)
+    names = POLICY_OPTIMIZERS if policy_only else optimizers.keys()
+    for name in names:
+        if name in checkpoint["optimizers"] and name in optimizers:
+            optimizers[name].load_state_dict(checkpoint["optimizers"][name])

@@ -1,0 +1,266 @@
+"""Flat D4RL-style arrays -> validated offline TensorDict with MC returns (shared by all readers).
+
+Every reader (D4RL HDF5, local Minari) gathers its data into numpy arrays under the D4RL key
+names and hands them to :func:`transitions_to_tensordict`, so validation, reward scaling, episode
+splitting, MC returns and dropping of timeouts happen in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from tensordict import TensorDict
+
+from torchrl_wsrl.data.returns import mc_returns
+
+REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
+OPTIONAL_KEYS = ("timeouts", "next_observations")
+D4RL_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
+
+# Stored actions may sit a rounding error outside the [-1, 1] box of the envs we train on; more
+# than this means the data was recorded in another action scale (unnormalised env, wrong task).
+ACTION_TOLERANCE = 1e-3
+
+
+class DatasetError(ValueError):
+    """An offline dataset whose content cannot be used; the message names the source and key."""
+
+
+class MissingKeyError(DatasetError, KeyError):
+    """A required key is absent; catchable as ``KeyError`` as well as ``ValueError``."""
+
+    def __str__(self) -> str:
+        # KeyError's str() is repr(message); keep the readable message.
+        return str(self.args[0])
+
+
+def transitions_to_tensordict(
+    arrays: Mapping[str, Any],
+    *,
+    source: str,
+    gamma: float = 0.99,
+    reward_scale: float = 1.0,
+    reward_bias: float = 0.0,
+    sparse_failure_reward: float | None = None,
+    obs_dim: int | None = None,
+    action_dim: int | None = None,
+    obs_transform: Callable[[Any], np.ndarray] | None = None,
+    drop: np.ndarray | None = None,
+) -> TensorDict:
+    """Validate flat offline transitions and build the TensorDict the offline phase samples from.
+
+    Rewards are scaled (``r * reward_scale + reward_bias``) before the MC returns; episodes end
+    on ``terminals``, ``timeouts`` and the last row. Then rows that timed out without
+    terminating are dropped (their next state would need a bootstrap the data cannot support;
+    WSRL doc, Phase 1, following Cal-QL's data pipeline), as are rows flagged in ``drop``. The
+    MC returns of the remaining rows still include the rewards of the dropped ones.
+
+    Args:
+        arrays: D4RL keys, all present: ``observations`` ``[N, ...]`` (anything ``obs_transform``
+            accepts, e.g. a dict of arrays), ``actions`` ``[N, act]``, ``rewards`` ``[N]`` or
+            ``[N, 1]``, ``terminals`` ``[N]``, ``timeouts`` ``[N]`` (bool or 0/1),
+            ``next_observations`` like ``observations``.
+        source: what the arrays came from (a file path, a Minari id and folder), put in every
+            error message.
+        gamma, reward_scale, reward_bias, sparse_failure_reward: see :func:`mc_returns`.
+        obs_dim, action_dim: feature counts the task's env expects, or None to skip the check.
+        obs_transform: maps raw observations ``[N, ...]`` to the env's layout ``[N, obs]``;
+            applied to observations and next observations before the ``obs_dim`` check.
+        drop: optional ``[N]`` bool, further rows to leave out of the output (e.g. whose next
+            observation is unknown).
+
+    Returns:
+        TensorDict, batch ``[N']``: ``observation`` f32 ``[N', obs]``, ``action`` f32
+        ``[N', act]``, ``mc_return`` f32 ``[N', 1]``, and under ``next``: ``observation``,
+        ``reward`` f32 ``[N', 1]`` (scaled), ``terminated``, ``truncated`` (all False), ``done``
+        (= terminated), bool ``[N', 1]``.
+
+    Raises:
+        DatasetError: mismatched row counts, an empty dataset (or nothing left after dropping),
+            NaN/inf values, flags other than 0/1, feature counts other than ``obs_dim`` /
+            ``action_dim``, actions outside ``[-1, 1]`` by more than ``ACTION_TOLERANCE``.
+    """
+    num_rows = check_lengths(arrays, source)
+    for key in ("observations", "next_observations", "actions", "rewards"):
+        check_finite(arrays[key], key, source)
+    observations = _transformed(arrays["observations"], obs_transform, "observations", source)
+    next_observations = _transformed(
+        arrays["next_observations"], obs_transform, "next_observations", source
+    )
+    actions = _features(arrays["actions"], "actions", source)
+    check_feature_count(observations, "observations", obs_dim, source)
+    check_feature_count(next_observations, "next_observations", obs_dim, source)
+    check_feature_count(actions, "actions", action_dim, source)
+    check_action_range(actions, source)
+    rewards = _column(arrays["rewards"], "rewards", source).astype(np.float64)
+    terminals = as_flags(arrays["terminals"], "terminals", source)
+    timeouts = as_flags(arrays["timeouts"], "timeouts", source)
+
+    episode_ends = terminals | timeouts
+    episode_ends[-1] = True
+    scaled_rewards = torch.from_numpy(rewards * reward_scale + reward_bias)
+    returns = mc_returns(
+        scaled_rewards,
+        torch.from_numpy(episode_ends),
+        gamma,
+        sparse_failure_reward=sparse_failure_reward,
+    )
+
+    keep = ~(timeouts & ~terminals)
+    if drop is not None:
+        keep &= ~drop
+    if not keep.any():
+        raise DatasetError(
+            f"{source}: no transitions left after dropping timeouts and rows without a next "
+            f"observation ({num_rows} rows read)"
+        )
+    keep_t = torch.from_numpy(keep)
+    terminated = torch.from_numpy(terminals[keep]).unsqueeze(-1)
+    return TensorDict(
+        {
+            "observation": torch.from_numpy(observations[keep]),
+            "action": torch.from_numpy(actions[keep]),
+            "mc_return": returns[keep_t].unsqueeze(-1),
+            "next": {
+                "observation": torch.from_numpy(next_observations[keep]),
+                "reward": scaled_rewards[keep_t].to(torch.float32).unsqueeze(-1),
+                "terminated": terminated,
+                "truncated": torch.zeros_like(terminated),
+                "done": terminated.clone(),
+            },
+        },
+        batch_size=[int(keep.sum())],
+    )
+
+
+def check_lengths(arrays: Mapping[str, Any], source: str) -> int:
+    """Row count shared by every array (dict observations: every leaf); raises if any differs.
+
+    Raises:
+        DatasetError: a key whose row count differs from ``observations``', or zero rows.
+    """
+    counts = dict(_leaf_row_counts(arrays))
+    expected = next(count for key, count in counts.items() if key.startswith("observations"))
+    for key, count in counts.items():
+        if count != expected:
+            raise DatasetError(
+                f"{source}: key {key!r} has {count} rows, expected {expected} like 'observations'"
+            )
+    if expected == 0:
+        raise DatasetError(f"{source}: the dataset is empty (0 transitions)")
+    return expected
+
+
+def check_finite(value: Any, key: str, source: str) -> None:
+    """Raise on the first row holding NaN or inf in a float array (dicts: every leaf).
+
+    Raises:
+        DatasetError: naming the key and the first bad row index.
+    """
+    if isinstance(value, Mapping):
+        for sub_key, sub_value in value.items():
+            check_finite(sub_value, f"{key}/{sub_key}", source)
+        return
+    array = np.asarray(value)
+    if not np.issubdtype(array.dtype, np.floating):
+        return
+    bad_rows = np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
+    if bad_rows.size:
+        raise DatasetError(
+            f"{source}: key {key!r} holds NaN or inf, first at row {bad_rows[0]} "
+            f"({bad_rows.size} rows affected)"
+        )
+
+
+def check_feature_count(array: np.ndarray, key: str, expected: int | None, source: str) -> None:
+    """Compare the feature count ``array.shape[1]`` with what the task's env expects.
+
+    Raises:
+        DatasetError: e.g. "observations has 17 features, the task's env expects 11".
+    """
+    if expected is not None and array.shape[1] != expected:
+        raise DatasetError(
+            f"{source}: {key} has {array.shape[1]} features, the task's env expects {expected}"
+        )
+
+
+def check_action_range(actions: np.ndarray, source: str) -> None:
+    """Actions must lie in the envs' ``[-1, 1]`` box, up to ``ACTION_TOLERANCE``.
+
+    Raises:
+        DatasetError: naming the first row outside and the largest magnitude found.
+    """
+    magnitude = np.abs(actions).max(axis=1)
+    outside = np.flatnonzero(magnitude > 1.0 + ACTION_TOLERANCE)
+    if outside.size:
+        raise DatasetError(
+            f"{source}: key 'actions' leaves [-1, 1] (tolerance {ACTION_TOLERANCE}): first at "
+            f"row {outside[0]}, largest |action| {magnitude.max():.6g}; the envs expect "
+            "normalised actions"
+        )
+
+
+def _leaf_row_counts(arrays: Mapping[str, Any], prefix: str = ""):
+    for key, value in arrays.items():
+        if isinstance(value, Mapping):
+            yield from _leaf_row_counts(value, f"{prefix}{key}/")
+        else:
+            yield f"{prefix}{key}", len(value)
+
+
+def _transformed(
+    raw: Any, obs_transform: Callable[[Any], np.ndarray] | None, key: str, source: str
+) -> np.ndarray:
+    """Apply ``obs_transform`` (if any) and return float32 ``[N, obs]``, checked again."""
+    if obs_transform is None:
+        if isinstance(raw, Mapping):
+            raise DatasetError(
+                f"{source}: {key} are a dict with keys {sorted(raw)}; pass obs_transform to "
+                "flatten them into the env's observation layout"
+            )
+        return _features(raw, key, source)
+    label = f"{key} after obs_transform"
+    transformed = _features(obs_transform(raw), label, source)
+    expected = len(next(iter(raw.values()))) if isinstance(raw, Mapping) else len(raw)
+    if len(transformed) != expected:
+        raise DatasetError(
+            f"{source}: key {label!r} has {len(transformed)} rows, expected {expected}"
+        )
+    check_finite(transformed, label, source)
+    return transformed
+
+
+def _features(value: Any, key: str, source: str) -> np.ndarray:
+    """Contiguous float32 ``[N, features]``; raises on another rank."""
+    array = np.asarray(value)
+    if array.ndim != 2:
+        raise DatasetError(
+            f"{source}: key {key!r} has shape {array.shape}, expected [rows, features]"
+        )
+    return np.ascontiguousarray(array, dtype=np.float32)
+
+
+def _column(value: Any, key: str, source: str) -> np.ndarray:
+    """``[N]`` from ``[N]`` or ``[N, 1]``; raises on other shapes."""
+    array = np.asarray(value)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise DatasetError(f"{source}: key {key!r} has shape {array.shape}, expected [rows]")
+    return array
+
+
+def as_flags(value: Any, key: str, source: str) -> np.ndarray:
+    """Bool ``[N]`` from bool or 0/1 numbers; raises on any other value."""
+    array = _column(value, key, source)
+    if array.dtype != np.bool_:
+        bad_rows = np.flatnonzero((array != 0) & (array != 1))
+        if bad_rows.size:
+            raise DatasetError(
+                f"{source}: key {key!r} must hold booleans or 0/1, found {array[bad_rows[0]]!r} "
+                f"at row {bad_rows[0]}"
+            )
+    return array.astype(bool)

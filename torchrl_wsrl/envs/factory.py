@@ -1,0 +1,136 @@
+"""Build a task's env: a gymnasium env with the domain rules, or its TorchRL wrapper."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import torch
+from torchrl.data import Categorical
+from torchrl.envs import EnvBase
+from torchrl.envs.gym_like import default_info_dict_reader
+from torchrl.envs.libs.gym import GymWrapper
+
+from torchrl_wsrl.envs import kitchen_patch
+from torchrl_wsrl.envs.registry import Task, get_task
+from torchrl_wsrl.envs.wrappers import (
+    GoalTaskWrapper,
+    adroit_binary_reward,
+    concat_dict_observation,
+    info_success,
+    kitchen_all_solved,
+    kitchen_solved_count,
+)
+
+__all__ = ["make_gym_env", "make_env"]
+
+# Which entries of a Dict observation the agent sees, in order.
+_DICT_OBSERVATION_KEYS = {
+    # D4RL's antmaze observation is qpos + qvel with the ant's x, y first.
+    "antmaze": ("achieved_goal", "observation"),
+    "kitchen": ("observation",),
+    "pointmaze": ("observation", "desired_goal"),
+}
+
+
+def _require_robotics(task: Task) -> None:
+    kitchen_patch.install()
+    try:
+        import gymnasium_robotics
+    except ImportError as err:
+        raise ImportError(
+            f'Task {task.name!r} needs gymnasium-robotics: pip install "torchrl-wsrl[robotics]"'
+        ) from err
+    gym.register_envs(gymnasium_robotics)
+
+
+def _domain_rules(env: gym.Env, task: Task) -> gym.Env:
+    if task.domain == "adroit":
+        return GoalTaskWrapper(env, info_success, adroit_binary_reward)
+    if task.domain == "kitchen":
+        num_subtasks = len(dict(task.env_kwargs)["tasks_to_complete"])
+        return GoalTaskWrapper(env, kitchen_all_solved(num_subtasks), kitchen_solved_count)
+    # antmaze, pointmaze: the env's sparse 0/1 reward and info["success"] already match.
+    return GoalTaskWrapper(env, info_success)
+
+
+def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gym.Env:
+    """The gymnasium env of ``task``, with the domain's reward and termination rules.
+
+    Observation: float32 Box of shape ``[task.obs_dim]`` (Dict observations flattened as
+    documented in :mod:`torchrl_wsrl.envs.registry`). Action: float32 Box ``[-1, 1]`` of shape
+    ``[task.action_dim]``. Reward: the RAW domain reward (before ``task.reward_scale`` and
+    ``task.reward_bias``): locomotion as gymnasium; antmaze and pointmaze 1 at the goal, else
+    0; kitchen the number of subtasks solved so far; adroit 0 on success, else -1. Goal-reaching
+    domains end the episode on success and put a ``(1,)`` bool array ``info["is_success"]``.
+    Episodes are truncated after ``task.max_episode_steps`` env steps.
+
+    Args:
+        task: the task to build.
+        seed: if given, the env is reset once with ``seed`` (gymnasium seeds at reset; the
+            next plain ``reset()`` continues that random stream) and the action space seeded.
+        render_mode: passed to :func:`gymnasium.make`.
+
+    Raises:
+        ImportError: a gymnasium-robotics task without gymnasium-robotics installed.
+        ValueError: the built env's spaces do not match ``task.obs_dim``/``task.action_dim``.
+    """
+    if task.domain != "locomotion":
+        _require_robotics(task)
+    env = gym.make(
+        task.env_id,
+        max_episode_steps=task.max_episode_steps,
+        render_mode=render_mode,
+        **dict(task.env_kwargs),
+    )
+    if task.domain in _DICT_OBSERVATION_KEYS:
+        env = concat_dict_observation(env, _DICT_OBSERVATION_KEYS[task.domain])
+    elif env.observation_space.dtype != np.float32:
+        env = gym.wrappers.DtypeObservation(env, np.float32)
+    action_space = env.action_space
+    if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
+        env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
+    if task.has_success:
+        env = _domain_rules(env, task)
+    _check_spaces(env, task)
+    if seed is not None:
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+    return env
+
+
+def _check_spaces(env: gym.Env, task: Task) -> None:
+    obs_shape, action_shape = env.observation_space.shape, env.action_space.shape
+    if obs_shape != (task.obs_dim,) or action_shape != (task.action_dim,):
+        raise ValueError(
+            f"Task {task.name!r}: env {task.env_id} gives observations {obs_shape} and actions "
+            f"{action_shape}, the registry says ({task.obs_dim},) and ({task.action_dim},)"
+        )
+
+
+def make_env(task: Task | str, *, seed: int | None = None, device="cpu") -> EnvBase:
+    """The TorchRL env of ``task``: :func:`make_gym_env` inside a ``GymWrapper``.
+
+    Keys (batch size ``[]``): ``"observation"`` float32 ``[obs_dim]``, ``"action"`` float32
+    ``[action_dim]`` in [-1, 1], ``("next", "reward")`` float32 ``[1]`` (RAW reward),
+    ``("next", "terminated" | "truncated" | "done")`` bool ``[1]``, and for goal-reaching
+    domains (``task.has_success``) ``"is_success"`` bool ``[1]`` at reset and after every step,
+    read from the env's info dict.
+
+    Args:
+        task: a :class:`Task` or a registered task name.
+        seed: seeds the env (``EnvBase.set_seed``) if given.
+        device: device of the env's tensors.
+
+    Raises:
+        KeyError: unknown task name.
+        ImportError, ValueError: as :func:`make_gym_env`.
+    """
+    if isinstance(task, str):
+        task = get_task(task)
+    env = GymWrapper(make_gym_env(task), device=device)
+    if task.has_success:
+        success_spec = Categorical(2, shape=(1,), dtype=torch.bool, device=device)
+        env.set_info_dict_reader(default_info_dict_reader(["is_success"], spec=[success_spec]))
+    if seed is not None:
+        env.set_seed(seed)
+    return env

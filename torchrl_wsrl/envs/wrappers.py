@@ -1,0 +1,107 @@
+"""Gymnasium-level pieces of the env factory: domain reward rules and flat observations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = [
+    "GoalTaskWrapper",
+    "concat_dict_observation",
+    "info_success",
+    "adroit_binary_reward",
+    "kitchen_solved_count",
+    "kitchen_all_solved",
+]
+
+
+def info_success(info: dict[str, Any]) -> bool:
+    """Success flag the maze and Adroit envs put in ``info["success"]`` (False when absent)."""
+    return bool(info.get("success", False))
+
+
+def adroit_binary_reward(reward: float, info: dict[str, Any]) -> float:
+    """Binary Adroit reward: 0.0 at a step where ``info["success"]``, else -1.0.
+
+    Source: the binary Adroit tasks of Nair et al. 2020 (AWAC) used by Cal-QL and WSRL; the
+    env's own sparse reward (10 / -0.1 for pen) is discarded.
+    """
+    return 0.0 if info_success(info) else -1.0
+
+
+def kitchen_solved_count(reward: float, info: dict[str, Any]) -> float:
+    """Kitchen reward: how many of the episode's subtasks are solved so far (0..4).
+
+    FrankaKitchen-v1 itself rewards only the subtasks solved at this step. The authors' kitchen
+    env ends an episode when the reward reaches 4 and scores it by its final reward / 4, both
+    of which need the running count, read here from ``info["episode_task_completions"]``.
+    """
+    return float(len(info.get("episode_task_completions", ())))
+
+
+def kitchen_all_solved(num_subtasks: int) -> Callable[[dict[str, Any]], bool]:
+    """Kitchen success test: all ``num_subtasks`` subtasks of the episode solved."""
+
+    def all_solved(info: dict[str, Any]) -> bool:
+        return kitchen_solved_count(0.0, info) == num_subtasks
+
+    return all_solved
+
+
+class GoalTaskWrapper(gym.Wrapper):
+    """Applies a goal-reaching domain's rules on top of a gymnasium env.
+
+    - writes ``info["is_success"]``, a bool array of shape ``(1,)``, at reset and every step
+      (the shape TorchRL's info-dict reader stores as an entry of shape ``[1]``);
+    - optionally rewrites the reward from ``(reward, info)``;
+    - terminates the episode at the first successful step.
+
+    Args:
+        env: the env to wrap.
+        success_fn: ``info -> bool``, success at this step.
+        reward_fn: ``(raw reward, info) -> reward``; ``None`` keeps the env's reward.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        success_fn: Callable[[dict[str, Any]], bool],
+        reward_fn: Callable[[float, dict[str, Any]], float] | None = None,
+    ):
+        super().__init__(env)
+        self.success_fn = success_fn
+        self.reward_fn = reward_fn
+
+    def _with_success(self, info: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        success = bool(self.success_fn(info))
+        return success, {**info, "is_success": np.array([success], dtype=bool)}
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        return obs, self._with_success(info)[1]
+
+    def step(self, action):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        success, info = self._with_success(info)
+        if self.reward_fn is not None:
+            reward = self.reward_fn(reward, info)
+        return obs, float(reward), bool(terminated) or success, truncated, info
+
+
+def concat_dict_observation(env: gym.Env, keys: Sequence[str]) -> gym.Env:
+    """Flatten a ``Dict`` observation into one float32 vector, entries of ``keys`` in order.
+
+    gymnasium's FilterObservation + FlattenObservation cannot express the order (its ``Dict``
+    space sorts keys), hence a TransformObservation with an explicit key order.
+    """
+    space = env.observation_space
+    size = sum(int(np.prod(space[key].shape)) for key in keys)
+    flat = gym.spaces.Box(-np.inf, np.inf, shape=(size,), dtype=np.float32)
+
+    def flatten(obs):
+        return np.concatenate([np.ravel(obs[key]) for key in keys]).astype(np.float32)
+
+    return gym.wrappers.TransformObservation(env, flatten, flat)

@@ -1,0 +1,47 @@
+"""Learning-curve plot of one run, from its ``metrics.csv``."""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def read_metrics(path: Path) -> list[dict[str, str]]:
+    """Rows of a run's ``metrics.csv`` as dicts of strings (empty string = not measured)."""
+    with Path(path).open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _series(rows, phase_names, x_key, y_key):
+    pts = [(float(r[x_key]), float(r[y_key])) for r in rows if r["phase"] in phase_names and r[y_key] != ""]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_run(run_dir: Path, *, warmup_steps: int) -> Path:
+    """Write ``learning_curve.png``: the normalized score during pre-training (x: gradient steps)
+    and online (x: online env steps, the warmup shaded), and predicted Q against the MC return
+    of the evaluation episodes online."""
+    run_dir = Path(run_dir)
+    rows = read_metrics(run_dir / "metrics.csv")
+    fig, (ax_pre, ax_on, ax_q) = plt.subplots(1, 3, figsize=(15, 4))
+    ax_pre.plot(*_series(rows, {"pretrain"}, "grad_step", "score"), "o-", color="tab:gray")
+    ax_pre.set(title="offline pre-training", xlabel="gradient steps", ylabel="normalized score")
+    ax_on.plot(*_series(rows, {"warmup", "online"}, "env_step", "score"), "o-", color="tab:blue")
+    ax_q.plot(*_series(rows, {"warmup", "online"}, "env_step", "q_pred"), "o-", label="predicted Q (eval episodes)")
+    ax_q.plot(*_series(rows, {"warmup", "online"}, "env_step", "q_mc_return"), "s--", label="MC return (eval episodes)")
+    for ax in (ax_on, ax_q):
+        if warmup_steps:
+            ax.axvspan(0, warmup_steps, color="tab:orange", alpha=0.15, label="warmup")
+        ax.set_xlabel("online env steps")
+    ax_on.set(title="online fine-tuning", ylabel="normalized score")
+    ax_q.set(title="Q diagnostics", ylabel="value (scaled reward units)")
+    ax_q.legend(fontsize=8)
+    fig.tight_layout()
+    out = run_dir / "learning_curve.png"
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
