@@ -1,0 +1,70 @@
+import pytest
+import torch
+from tensordict import TensorDict
+from torch import nn
+from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+from torchrl_wsrl.modules import EnsembleMLP, EnsembleQCritic, make_actor
+
+
+def member_as_plain_mlp(ensemble: EnsembleMLP, i: int, x: torch.Tensor) -> torch.Tensor:
+    h = x
+    for w, b, g, beta in zip(ensemble.weights, ensemble.biases, ensemble.ln_weights, ensemble.ln_biases):
+        h = torch.relu(nn.functional.layer_norm(h @ w[i] + b[i], (w.shape[-1],), g[i], beta[i], eps=1e-6))
+    return h @ ensemble.head_weight[i] + ensemble.head_bias[i]
+
+
+@pytest.mark.parametrize("hidden", [(8,), (16, 16, 16)])
+def test_ensemble_members_are_independent_mlps(hidden):
+    net = EnsembleMLP(7, hidden, num_members=4)
+    with torch.no_grad():  # non-trivial LayerNorm affine parameters
+        for p in [*net.ln_weights, *net.ln_biases, *net.biases, net.head_bias]:
+            p.normal_()
+    x = torch.randn(9, 7)
+    out = net(x)
+    assert out.shape == (4, 9, 1)
+    for i in range(4):
+        torch.testing.assert_close(out[i], member_as_plain_mlp(net, i, x), rtol=1e-5, atol=1e-5)
+
+
+def test_members_start_different_and_orthogonal():
+    net = EnsembleMLP(6, (32,), num_members=3)
+    w = net.weights[0]  # [E, in, out]: columns orthonormal * sqrt(2)
+    torch.testing.assert_close(w[0].T @ w[0] if w.shape[1] >= w.shape[2] else w[0] @ w[0].T, 2 * torch.eye(min(w.shape[1:])), atol=1e-5, rtol=0)
+    assert not torch.allclose(w[0], w[1])
+    assert all((b == 0).all() for b in net.biases)
+
+
+def test_critic_shapes_and_tensordict_output():
+    critic = EnsembleQCritic(5, 2, num_critics=10, hidden_sizes=(16, 16))
+    obs, act = torch.randn(3, 4, 5), torch.randn(3, 4, 2)
+    assert critic.q_values(obs, act).shape == (10, 3, 4, 1)
+    td = critic(TensorDict({"observation": obs[0], "action": act[0]}, [4]))
+    assert td.batch_size == (10, 4)
+    assert td["state_action_value"].shape == (10, 4, 1)
+    with pytest.raises(ValueError, match="batch shape"):
+        critic.q_values(torch.randn(4, 5), torch.randn(3, 2))
+
+
+def test_bad_construction():
+    with pytest.raises(ValueError, match="num_members"):
+        EnsembleMLP(3, (4,), num_members=0)
+    with pytest.raises(ValueError, match="hidden"):
+        EnsembleMLP(3, (), num_members=2)
+    with pytest.raises(ValueError, match="backend"):
+        EnsembleMLP(3, (4,), num_members=2, backend="cuda")
+
+
+@pytest.mark.parametrize("state_dependent_std", [True, False])
+def test_actor_samples_in_bounds_and_is_deterministic_in_eval(state_dependent_std):
+    actor = make_actor(5, 3, (16, 16), state_dependent_std=state_dependent_std)
+    td = TensorDict({"observation": torch.randn(64, 5)}, [64])
+    with set_exploration_type(ExplorationType.RANDOM):
+        a1, a2 = actor(td.clone())["action"], actor(td.clone())["action"]
+    assert a1.shape == (64, 3) and a1.abs().max() <= 1
+    assert not torch.allclose(a1, a2)
+    with set_exploration_type(ExplorationType.DETERMINISTIC):
+        d = actor(td.clone())
+    torch.testing.assert_close(d["action"], torch.tanh(d["loc"]))
+    has_log_std = any("log_std" in name for name, _ in actor.named_parameters())
+    assert has_log_std is not state_dependent_std

@@ -1,0 +1,89 @@
+import pytest
+import torch
+from tensordict import TensorDict
+
+from torchrl_wsrl.replay import (
+    SOURCE_OFFLINE,
+    SOURCE_ONLINE,
+    TRANSITION_KEYS,
+    WarmupNotCompleteError,
+    WarmupReplayTransform,
+    as_transitions,
+    make_replay_buffer,
+)
+
+
+def steps(n: int, *, offset: float = 0.0) -> TensorDict:
+    return TensorDict(
+        {
+            "observation": torch.arange(n, dtype=torch.float32).unsqueeze(-1) + offset,
+            "action": torch.zeros(n, 1),
+            "loc": torch.zeros(n, 1),  # a policy output the buffer must not keep
+            "next": {
+                "observation": torch.zeros(n, 1),
+                "reward": torch.ones(n, 1),
+                "terminated": torch.zeros(n, 1, dtype=torch.bool),
+                "truncated": torch.zeros(n, 1, dtype=torch.bool),
+                "done": torch.zeros(n, 1, dtype=torch.bool),
+            },
+        },
+        [n],
+    )
+
+
+def test_as_transitions_scales_rewards_and_keeps_transition_keys():
+    td = as_transitions(steps(3), reward_scale=10.0, reward_bias=-5.0)
+    assert set(td.keys(True, True)) == set(TRANSITION_KEYS)
+    assert torch.equal(td["next", "reward"], torch.full((3, 1), 5.0))
+    assert torch.isneginf(td["mc_return"]).all()
+
+
+def test_warmup_gates_sampling_and_stamps_steps():
+    buffer, warmup, storage = make_replay_buffer(capacity=100, batch_size=4, warmup_steps=5)
+    assert len(buffer) == 0
+    buffer.extend(as_transitions(steps(3)))
+    with pytest.raises(WarmupNotCompleteError, match="3 of 5"):
+        buffer.sample()
+    buffer.extend(as_transitions(steps(2, offset=3)))
+    assert warmup.warmup_complete
+    sample = buffer.sample()
+    assert sample.batch_size == (4,)
+    assert (sample["source"] == SOURCE_ONLINE).all()
+    # collected_at is the env step at which each transition was collected
+    stored = storage[:5]
+    assert torch.equal(stored["collected_at"], torch.arange(5))
+    assert torch.equal(stored["observation"].squeeze(-1), torch.arange(5, dtype=torch.float32))
+
+
+def test_no_warmup_samples_at_once():
+    buffer, warmup, _ = make_replay_buffer(capacity=10, batch_size=2, warmup_steps=0)
+    buffer.extend(as_transitions(steps(1)))
+    assert buffer.sample().batch_size == (2,)
+
+
+def test_offline_ratio_mixes_exact_fractions():
+    offline = as_transitions(steps(50, offset=1000.0))
+    buffer, _, storage = make_replay_buffer(capacity=100, batch_size=64, warmup_steps=4, offline_data=offline, offline_ratio=0.25)
+    buffer.extend(as_transitions(steps(10)))
+    sample = buffer.sample(64)
+    assert (sample["source"] == SOURCE_OFFLINE).sum() == 16
+    assert (sample["observation"][sample["source"] == SOURCE_OFFLINE] >= 1000).all()
+    assert (sample["collected_at"][sample["source"] == SOURCE_OFFLINE] == -1).all()
+    assert len(storage) == 10  # offline data never enters the online storage
+
+
+def test_bad_ratios():
+    with pytest.raises(ValueError, match="offline_ratio"):
+        make_replay_buffer(capacity=10, batch_size=2, warmup_steps=0, offline_ratio=1.0)
+    with pytest.raises(ValueError, match="offline_data"):
+        make_replay_buffer(capacity=10, batch_size=2, warmup_steps=0, offline_ratio=0.5)
+    with pytest.raises(ValueError, match="warmup_steps"):
+        WarmupReplayTransform(-1)
+
+
+def test_warmup_state_round_trip():
+    t = WarmupReplayTransform(5)
+    t.inv(as_transitions(steps(3)))
+    t2 = WarmupReplayTransform(5)
+    t2.load_state_dict(t.state_dict())
+    assert t2.env_steps == 3 and not t2.warmup_complete

@@ -1,0 +1,118 @@
+"""End to end through the Trainer on a tiny synthetic hopper dataset (real Hopper-v5 env)."""
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+
+from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
+from torchrl_wsrl.data import write_d4rl_hdf5
+from torchrl_wsrl.envs import get_task
+from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.update import make_optimizers
+
+TINY = [
+    "train.pretrain_steps=20", "train.pretrain_eval_every=10", "train.online_steps=60", "train.warmup_steps=20",
+    "train.eval_every=30", "train.eval_episodes=1", "train.batch_size=32", "train.online_batch_size=32",
+    "train.diagnostic_batch_size=16", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
+    "task.cql.num_actions=2", "threads=1",
+]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    n = 400
+    terminals = np.zeros(n, bool)
+    terminals[[99, 249]] = True
+    timeouts = np.zeros(n, bool)
+    timeouts[-1] = True
+    data = {
+        "observations": rng.normal(size=(n, 11)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, size=(n, 3)).astype(np.float32),
+        "rewards": rng.normal(size=n).astype(np.float32),
+        "terminals": terminals,
+        "timeouts": timeouts,
+        "next_observations": rng.normal(size=(n, 11)).astype(np.float32),
+    }
+    return write_d4rl_hdf5(tmp_path_factory.mktemp("data") / "hopper-tiny.hdf5", data)
+
+
+def config(*overrides):
+    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
+        return compose("config", overrides=[*TINY, *overrides])
+
+
+def read_rows(run_dir):
+    with (run_dir / "metrics.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_wsrl_three_phases_end_to_end(tmp_path, dataset):
+    run_dir = tmp_path / "run"
+    summary = Trainer(config(f"dataset_path={dataset}"), run_dir).run()
+    for name in ("config.yaml", "metrics.csv", "pretrained.pt", "final.pt", "learning_curve.png", "summary.json"):
+        assert (run_dir / name).is_file(), name
+    rows = read_rows(run_dir)
+    assert [(r["phase"], r["grad_step"], r["env_step"]) for r in rows] == [
+        ("pretrain", "10", "0"), ("pretrain", "20", "0"), ("warmup", "0", "20"),
+        ("online", "40", "30"), ("online", "160", "60"),
+    ]
+    assert rows[2]["loss_qvalue"] == ""  # no gradient step during the warmup
+    assert rows[-1]["q_online"] != "" and rows[-1]["q_offline"] != ""
+    assert summary.after_pretraining == pytest.approx(float(rows[1]["score"]))
+    assert summary.after_warmup == pytest.approx(float(rows[2]["score"]))
+    assert summary.final == pytest.approx(float(rows[-1]["score"]))
+    assert json.loads((run_dir / "summary.json").read_text())["final"] == summary.final
+    resolved = (run_dir / "config.yaml").read_text()
+    assert "${" not in resolved and "pretrain_steps: 20" in resolved
+
+    with pytest.raises(FileExistsError, match="metrics.csv"):
+        Trainer(config(f"dataset_path={dataset}"), run_dir)
+
+    # Phase 1 skipped by pointing at the saved checkpoint.
+    again = tmp_path / "from-checkpoint"
+    Trainer(config(f"pretrained_checkpoint={run_dir / 'pretrained.pt'}"), again).run()
+    rows = read_rows(again)
+    assert rows[0]["phase"] == "pretrain" and rows[0]["grad_step"] == "0"
+    assert not (again / "pretrained.pt").exists()
+
+
+def agent(cfg, regularized):
+    task = get_task(cfg.task.name)
+    loss = make_loss(cfg, task, make_policy(cfg, task), make_critic(cfg, task), regularized=regularized)
+    return loss, make_optimizers(loss)
+
+
+def test_checkpoint_restores_calql_into_wsrl(tmp_path):
+    cfg = config("task=antmaze-umaze")  # Lagrange Cal-QL: the checkpoint carries a multiplier
+    pre, pre_opt = agent(cfg, regularized=True)
+    with torch.no_grad():
+        for p in pre.target_qvalue_network_params.values(True, True):
+            p.add_(1.0)
+    path = save_checkpoint(tmp_path / "pre.pt", pre, pre_opt)
+    with pytest.raises(FileExistsError):
+        save_checkpoint(path, pre, pre_opt)
+
+    online, online_opt = agent(cfg, regularized=False)
+    restore(online, online_opt, load_checkpoint(path), source=str(path))
+    for name in ("qvalue_network_params", "target_qvalue_network_params", "actor_network_params"):
+        torch.testing.assert_close(getattr(online, name).data, getattr(pre, name).data)
+
+    fresh, fresh_opt = agent(cfg, regularized=False)
+    critic_before = fresh.qvalue_network_params.data.clone()
+    restore(fresh, fresh_opt, load_checkpoint(path), source=str(path), policy_only=True)
+    torch.testing.assert_close(fresh.actor_network_params.data, pre.actor_network_params.data)
+    torch.testing.assert_close(fresh.qvalue_network_params.data, critic_before)
+
+
+def test_checkpoint_of_another_task_is_refused(tmp_path):
+    pre, pre_opt = agent(config("task=hopper-medium"), regularized=True)
+    path = save_checkpoint(tmp_path / "hopper.pt", pre, pre_opt)
+    other, other_opt = agent(config("task=walker2d-medium"), regularized=False)
+    with pytest.raises(ValueError, match="hopper.pt.*another task"):
+        restore(other, other_opt, load_checkpoint(path), source=str(path))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")

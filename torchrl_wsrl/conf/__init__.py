@@ -1,0 +1,1 @@
+"""Hydra configs of torchrl_wsrl.train (a package so that hydra can find it by module name)."""
