@@ -1,29 +1,11 @@
 import pytest
 import torch
-from tensordict import TensorDict
 
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 OBS, ACT = 4, 2
-
-
-def batch(n):
-    return TensorDict(
-        {
-            "observation": torch.randn(n, OBS),
-            "action": torch.rand(n, ACT) * 2 - 1,
-            "mc_return": torch.randn(n, 1),
-            "next": {
-                "observation": torch.randn(n, OBS),
-                "reward": torch.randn(n, 1),
-                "terminated": torch.zeros(n, 1, dtype=torch.bool),
-                "done": torch.zeros(n, 1, dtype=torch.bool),
-            },
-        },
-        [n],
-    )
 
 
 def build(loss_cls=WSRLLoss, **kwargs):
@@ -35,59 +17,59 @@ def flat(params):
     return torch.cat([p.detach().reshape(-1) for p in params.values(True, True)])
 
 
-def test_utd_block_steps_critic_utd_times_and_actor_once():
+def test_utd_block_steps_critic_utd_times_and_actor_once(make_transitions):
     loss, optimizers = build()
     update = UpdateStep(loss, optimizers, utd_ratio=4)
-    metrics = update(batch(32))
+    metrics = update(make_transitions(32, OBS, ACT))
     steps = {name: next(iter(opt.state.values()))["step"].item() for name, opt in optimizers.items()}
     assert steps == {"critic": 4, "actor": 1, "alpha": 1}
     assert {"loss_qvalue", "loss_actor", "loss_alpha", "alpha", "entropy", "q_mean"} <= set(metrics.keys())
     assert all(v.shape == () and not v.requires_grad for v in metrics.values())
 
 
-def test_polyak_after_every_critic_step():
+def test_polyak_after_every_critic_step(make_transitions):
     loss, optimizers = build()
-    UpdateStep(loss, optimizers, utd_ratio=4, tau=1.0)(batch(32))
+    UpdateStep(loss, optimizers, utd_ratio=4, tau=1.0)(make_transitions(32, OBS, ACT))
     # tau = 1 copies the critics after each critic step: the targets end equal to the critics.
     torch.testing.assert_close(flat(loss.target_qvalue_network_params), flat(loss.qvalue_network_params))
 
     loss, optimizers = build()
     before = flat(loss.target_qvalue_network_params).clone()
-    UpdateStep(loss, optimizers, utd_ratio=2, tau=0.0)(batch(16))
+    UpdateStep(loss, optimizers, utd_ratio=2, tau=0.0)(make_transitions(16, OBS, ACT))
     torch.testing.assert_close(flat(loss.target_qvalue_network_params), before)
     assert not torch.allclose(flat(loss.qvalue_network_params), before)
 
 
-def test_polyak_matches_the_formula():
+def test_polyak_matches_the_formula(make_transitions):
     loss, optimizers = build()
     target0 = flat(loss.target_qvalue_network_params).clone()
     update = UpdateStep(loss, optimizers, utd_ratio=1, tau=0.1)
-    update(batch(8))
+    update(make_transitions(8, OBS, ACT))
     expected = 0.9 * target0 + 0.1 * flat(loss.qvalue_network_params)
     torch.testing.assert_close(flat(loss.target_qvalue_network_params), expected)
 
 
-def test_minibatches_are_disjoint_slices():
+def test_minibatches_are_disjoint_slices(make_transitions):
     loss, optimizers = build()
     seen = []
     original = loss.critic_loss
     loss.critic_loss = lambda td: seen.append(td["observation"].clone()) or original(td)
-    data = batch(12)
+    data = make_transitions(12, OBS, ACT)
     UpdateStep(loss, optimizers, utd_ratio=3)(data)
     torch.testing.assert_close(torch.cat(seen), data["observation"])
 
 
-def test_lagrange_calql_steps_the_multiplier_with_the_critic():
+def test_lagrange_calql_steps_the_multiplier_with_the_critic(make_transitions):
     loss, optimizers = build(CalQLLoss, cql_lagrange=True, num_cql_actions=2)
     before = loss.cql_alpha_raw.detach().clone()
-    metrics = UpdateStep(loss, optimizers, utd_ratio=1)(batch(8))
+    metrics = UpdateStep(loss, optimizers, utd_ratio=1)(make_transitions(8, OBS, ACT))
     assert "cql_penalty" in metrics.keys()
     assert loss.cql_alpha_raw.detach() != before
 
 
-def test_batch_must_split_evenly():
+def test_batch_must_split_evenly(make_transitions):
     loss, optimizers = build()
     with pytest.raises(ValueError, match="multiple of utd_ratio"):
-        UpdateStep(loss, optimizers, utd_ratio=4)(batch(10))
+        UpdateStep(loss, optimizers, utd_ratio=4)(make_transitions(10, OBS, ACT))
     with pytest.raises(ValueError, match="utd_ratio"):
         UpdateStep(loss, optimizers, utd_ratio=0)
