@@ -21,6 +21,8 @@ from torchrl_wsrl.data.transitions import (
     REQUIRED_KEYS,
     DatasetError,
     MissingKeyError,
+    Relabel,
+    apply_relabel,
     as_flags,
     check_lengths,
     transitions_to_tensordict,
@@ -94,6 +96,7 @@ def load_d4rl_hdf5(
     obs_dim: int | None = None,
     action_dim: int | None = None,
     obs_transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    relabel: Relabel | None = None,
 ) -> TensorDict:
     """Read a D4RL-format HDF5 file into the offline TensorDict, with MC returns.
 
@@ -109,7 +112,11 @@ def load_d4rl_hdf5(
         gamma, reward_scale, reward_bias, sparse_failure_reward: see
             :func:`~torchrl_wsrl.data.mc_returns`; rewards are scaled first.
         obs_dim, action_dim: feature counts the task's env expects (None: not checked).
-        obs_transform: raw ``[N, ...]`` observations -> env layout ``[N, obs]``.
+        obs_transform: raw ``[N, ...]`` observations -> env layout ``[N, obs]``; applied after
+            ``relabel``.
+        relabel: rewrites the arrays into the task's conventions before validation, see
+            :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the file's
+            ``infos/<name>`` datasets with one row per transition (e.g. ``infos/goal``).
 
     Returns:
         TensorDict, batch ``[N']``: ``observation``, ``action``, ``mc_return`` and ``next``
@@ -135,6 +142,9 @@ def load_d4rl_hdf5(
             as_flags(arrays["terminals"], "terminals", source),
             as_flags(arrays["timeouts"], "timeouts", source),
         )
+    if relabel is not None:
+        arrays["infos"] = _read_infos(path, num_rows)
+        arrays = apply_relabel(arrays, relabel, source)
     return transitions_to_tensordict(
         arrays,
         source=source,
@@ -159,6 +169,19 @@ def _read_arrays(path: Path) -> dict[str, np.ndarray]:
         datasets = {key for key, item in file.items() if isinstance(item, h5py.Dataset)}
         _check_keys(datasets, str(path))
         return {key: file[key][()] for key in D4RL_KEYS if key in datasets}
+
+
+def _read_infos(path: Path, num_rows: int) -> dict[str, np.ndarray]:
+    """The ``infos/<name>`` datasets of the file with ``num_rows`` rows (others are ignored)."""
+    with h5py.File(path, "r") as file:
+        group = file.get("infos")
+        if not isinstance(group, h5py.Group):
+            return {}
+        return {
+            name: item[()]
+            for name, item in group.items()
+            if isinstance(item, h5py.Dataset) and item.ndim >= 1 and len(item) == num_rows
+        }
 
 
 def _check_keys(keys, source: str) -> None:

@@ -1,17 +1,34 @@
 """Generate a D4RL-format offline dataset for a task, locally (no download).
 
     python -m torchrl_wsrl.data.generate --task hopper-medium
-    python -m torchrl_wsrl.data.generate --task hopper-random --transitions 100000
-    python -m torchrl_wsrl.data.generate --task hopper-medium --policy-checkpoint runs/.../final.pt
+    python -m torchrl_wsrl.data.generate --task pointmaze-umaze
+    python -m torchrl_wsrl.data.generate --task antmaze-large-diverse --transitions 100000
+    python -m torchrl_wsrl.data.generate --task pen-binary --policy-checkpoint runs/.../final.pt
 
-Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4RL (Fu et al. 2020):
-``random`` (uniform actions), ``medium`` (a SAC agent trained for ``--train-steps`` env steps,
-then sampled), ``medium-replay`` (that agent's replay buffer while it trained), ``expert`` (SAC
-trained ``--expert-train-steps``), ``medium-expert`` (medium and expert data, half each); or
-rollouts of any saved policy checkpoint. The SAC agent is this project's own: the ensemble
-critic with 2 critics, ``WSRLLoss`` with an entropy backup and the min over both critics (SAC,
-Haarnoja et al. 2018), one update per env step after 5,000 uniform-random steps.
+Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4RL (Fu et al.
+2020):
+
+- ``random``: uniform actions (every task).
+- ``medium``: a SAC agent trained for ``--train-steps`` env steps, then sampled; ``expert``:
+  trained ``--expert-train-steps``; ``medium-replay``: the medium agent's replay buffer while it
+  trained; ``medium-expert``: medium and expert data, half each. The SAC agent is this
+  project's own: the ensemble critic with 2 critics, ``WSRLLoss`` with an entropy backup and
+  the min over both critics (SAC, Haarnoja et al. 2018), one update per env step after 5,000
+  uniform-random steps. Meant for locomotion; it runs on any task.
+- ``waypoint`` (pointmaze): D4RL maze2d's controller, see
+  :class:`~torchrl_wsrl.data.scripted.WaypointController`; ``--noise`` sets its action noise.
+- ``random-starts`` (maze tasks): uniform actions, every episode started in a uniformly drawn
+  open cell, see :class:`~torchrl_wsrl.data.scripted.RandomStartCell`. The antmaze stand-in: no
+  scripted controller walks the ant, and random actions from the fixed start never leave it.
+- ``--policy-checkpoint``: rollouts (sampling) of the actor of any checkpoint of this project
+  trained on the task (a run's ``pretrained.pt`` or ``final.pt``).
+
+Files carry root attributes ``task``, ``env_id`` (their observations are that env's, see
+:mod:`torchrl_wsrl.data.layouts`), ``behaviour``, ``seed``, ``episodes`` and
+``mean_episode_return``. What each behaviour stands for against the paper's data:
+docs/tasks.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,14 +43,19 @@ from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import load_checkpoint
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
+from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
+from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 SAC_HIDDEN = (256, 256)
 SAC_RANDOM_STEPS = 5000
+SAC_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert")
+MAZE_DOMAINS = ("antmaze", "pointmaze")
+ACTOR_PREFIX = "actor_network_params.module.0.module."
 
 
 def to_d4rl_arrays(steps: TensorDictBase) -> dict[str, np.ndarray]:
@@ -52,14 +74,31 @@ def to_d4rl_arrays(steps: TensorDictBase) -> dict[str, np.ndarray]:
     }
 
 
-def collect(task: Task, policy, num_steps: int, *, seed: int, random_steps: int = 0, desc: str) -> TensorDictBase:
-    """``num_steps`` env steps of ``policy`` (sampling; ``policy=None``: uniform random)."""
-    env = make_env(task, seed=seed)
+def collect(
+    task: Task,
+    policy,
+    num_steps: int,
+    *,
+    seed: int,
+    desc: str,
+    random_starts: bool = False,
+) -> TensorDictBase:
+    """``num_steps`` env steps of ``policy`` (sampling; ``policy=None``: uniform random).
+
+    ``random_starts`` starts every episode in a uniformly drawn open maze cell.
+    """
+    env = make_env(task, seed=seed, gym_wrapper=RandomStartCell if random_starts else None)
     collector = Collector(
-        env, policy, frames_per_batch=min(1000, num_steps), total_frames=num_steps,
-        init_random_frames=num_steps if policy is None else random_steps,
+        env,
+        policy,
+        frames_per_batch=min(1000, num_steps),
+        total_frames=num_steps,
+        init_random_frames=num_steps if policy is None else 0,
     )
-    parts = [batch.select("observation", "action", "next").cpu() for batch in tqdm(collector, desc=desc, unit_scale=collector.frames_per_batch)]
+    parts = [
+        batch.select("observation", "action", "next").cpu()
+        for batch in tqdm(collector, desc=desc, unit_scale=collector.frames_per_batch)
+    ]
     collector.shutdown()
     return torch.cat(parts)[:num_steps]
 
@@ -69,13 +108,31 @@ def train_sac(task: Task, train_steps: int, *, seed: int) -> tuple[torch.nn.Modu
     torch.manual_seed(seed)
     actor = make_actor(task.obs_dim, task.action_dim, SAC_HIDDEN)
     critic = EnsembleQCritic(task.obs_dim, task.action_dim, num_critics=2, hidden_sizes=SAC_HIDDEN)
-    loss = WSRLLoss(actor, critic, action_dim=task.action_dim, subsample_size=2, subsample_replace=False, backup_entropy=True)
-    update = UpdateStep(loss, make_optimizers(loss, lr_actor=3e-4, lr_critic=3e-4, lr_alpha=3e-4), utd_ratio=1)
+    loss = WSRLLoss(
+        actor,
+        critic,
+        action_dim=task.action_dim,
+        subsample_size=2,
+        subsample_replace=False,
+        backup_entropy=True,
+    )
+    optimizers = make_optimizers(loss, lr_actor=3e-4, lr_critic=3e-4, lr_alpha=3e-4)
+    update = UpdateStep(loss, optimizers, utd_ratio=1)
     buffer = ReplayBuffer(storage=LazyTensorStorage(train_steps), batch_size=256)
-    collector = Collector(make_env(task, seed=seed), actor, frames_per_batch=1, total_frames=train_steps, init_random_frames=SAC_RANDOM_STEPS)
-    for step, data in enumerate(tqdm(collector, total=train_steps, desc=f"training SAC on {task.name}", mininterval=2), start=1):
+    collector = Collector(
+        make_env(task, seed=seed),
+        actor,
+        frames_per_batch=1,
+        total_frames=train_steps,
+        init_random_frames=SAC_RANDOM_STEPS,
+    )
+    progress = tqdm(
+        collector, total=train_steps, desc=f"training SAC on {task.name}", mininterval=2
+    )
+    for step, data in enumerate(progress, start=1):
         transition = data.select("observation", "action", "next").reshape(-1)
-        transition.set(("next", "scaled_reward"), transition["next", "reward"] * task.reward_scale + task.reward_bias)
+        scaled = transition["next", "reward"] * task.reward_scale + task.reward_bias
+        transition.set(("next", "scaled_reward"), scaled)
         buffer.extend(transition)
         if step >= SAC_RANDOM_STEPS:
             batch = buffer.sample()
@@ -85,49 +142,150 @@ def train_sac(task: Task, train_steps: int, *, seed: int) -> tuple[torch.nn.Modu
     return actor, buffer[:].exclude(("next", "scaled_reward"))
 
 
-def generate(task: Task, behaviour: str, *, transitions: int, train_steps: int, expert_train_steps: int, seed: int, policy_checkpoint: str | None = None) -> dict[str, np.ndarray]:
-    """The D4RL arrays of ``behaviour`` on ``task`` (see the module docstring)."""
+def actor_from_checkpoint(path: str | Path, task: Task) -> torch.nn.Module:
+    """The actor of a checkpoint written by :func:`~torchrl_wsrl.agent.save_checkpoint`, its
+    hidden sizes and kind of standard deviation read off the stored weights.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the checkpoint was written for another task, or its actor does not take
+            ``task``'s observations or give its actions.
+    """
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("task", task.name) != task.name:
+        raise ValueError(
+            f"{path} holds an agent trained on task {checkpoint['task']!r}, not {task.name!r}"
+        )
+    state = {
+        key.removeprefix(ACTOR_PREFIX): value
+        for key, value in checkpoint["loss"].items()
+        if key.startswith(ACTOR_PREFIX)
+    }
+    linear_weights = sorted(
+        (int(key.split(".")[1]), value)
+        for key, value in state.items()
+        if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
+    )
+    if not linear_weights:
+        raise ValueError(f"{path}: no actor weights under {ACTOR_PREFIX!r}")
+    hidden_sizes = tuple(weight.shape[0] for _, weight in linear_weights[:-1])
+    state_dependent_std = "log_std" not in state
+    in_features, out_features = linear_weights[0][1].shape[1], linear_weights[-1][1].shape[0]
+    expected_out = task.action_dim * (2 if state_dependent_std else 1)
+    if in_features != task.obs_dim or out_features != expected_out:
+        raise ValueError(
+            f"{path}: the actor takes {in_features} observation features and outputs "
+            f"{out_features}; task {task.name!r} has {task.obs_dim} features and needs "
+            f"{expected_out} outputs"
+        )
+    actor = make_actor(
+        task.obs_dim, task.action_dim, hidden_sizes, state_dependent_std=state_dependent_std
+    )
+    actor.module[0].module.load_state_dict(state)
+    return actor
+
+
+def generate(
+    task: Task,
+    behaviour: str,
+    *,
+    transitions: int,
+    seed: int,
+    train_steps: int = 100_000,
+    expert_train_steps: int = 400_000,
+    noise: float = 0.5,
+    policy_checkpoint: str | Path | None = None,
+) -> dict[str, np.ndarray]:
+    """The D4RL arrays of ``behaviour`` on ``task`` (see the module docstring).
+
+    Raises:
+        ValueError: a behaviour this task cannot have (``waypoint`` off pointmaze,
+            ``random-starts`` off the mazes, an unknown name).
+    """
     if policy_checkpoint is not None:
-        actor = make_actor(task.obs_dim, task.action_dim, _actor_hidden(policy_checkpoint))
-        state = load_checkpoint(policy_checkpoint)["loss"]
-        actor.load_state_dict({k.removeprefix("actor_network_params."): v for k, v in state.items() if k.startswith("actor_network_params.")})
-        return to_d4rl_arrays(collect(task, actor, transitions, seed=seed, desc="rolling out the checkpoint"))
+        actor = actor_from_checkpoint(policy_checkpoint, task)
+        steps = collect(task, actor, transitions, seed=seed, desc="rolling out the checkpoint")
+        return to_d4rl_arrays(steps)
     if behaviour == "random":
         return to_d4rl_arrays(collect(task, None, transitions, seed=seed, desc="uniform random"))
+    if behaviour == "random-starts" and task.domain in MAZE_DOMAINS:
+        steps = collect(
+            task, None, transitions, seed=seed, desc="random starts", random_starts=True
+        )
+        return to_d4rl_arrays(steps)
+    if behaviour == "waypoint" and task.domain == "pointmaze":
+        controller = WaypointController(
+            dict(task.env_kwargs)["maze_map"],
+            scaling=MAZE_SIZE_SCALING["pointmaze"],
+            noise_std=noise,
+            seed=seed,
+        )
+        steps = collect(task, controller, transitions, seed=seed, desc="waypoint controller")
+        return to_d4rl_arrays(steps)
     if behaviour == "medium-replay":
         return to_d4rl_arrays(train_sac(task, train_steps, seed=seed)[1])
     if behaviour in ("medium", "expert"):
         steps = train_steps if behaviour == "medium" else expert_train_steps
         actor, _ = train_sac(task, steps, seed=seed)
-        return to_d4rl_arrays(collect(task, actor, transitions, seed=seed + 1, desc=f"sampling the {behaviour} policy"))
+        desc = f"sampling the {behaviour} policy"
+        return to_d4rl_arrays(collect(task, actor, transitions, seed=seed + 1, desc=desc))
     if behaviour == "medium-expert":
         halves = [
-            generate(task, level, transitions=transitions // 2, train_steps=train_steps, expert_train_steps=expert_train_steps, seed=seed + i)
+            generate(
+                task,
+                level,
+                transitions=transitions // 2,
+                train_steps=train_steps,
+                expert_train_steps=expert_train_steps,
+                seed=seed + i,
+            )
             for i, level in enumerate(("medium", "expert"))
         ]
-        return {key: np.concatenate([h[key] for h in halves]) for key in halves[0]}
+        return {key: np.concatenate([half[key] for half in halves]) for key in halves[0]}
     raise ValueError(
-        f"behaviour {behaviour!r} cannot be generated for task {task.name!r}: use random, medium, "
-        "medium-replay, expert, medium-expert, or --policy-checkpoint"
+        f"behaviour {behaviour!r} cannot be generated for task {task.name!r} (domain "
+        f"{task.domain}): use random, {', '.join(SAC_BEHAVIOURS)}, random-starts (maze tasks), "
+        "waypoint (pointmaze) or --policy-checkpoint"
     )
 
 
-def _actor_hidden(path: str) -> tuple[int, ...]:
-    state = load_checkpoint(path)["loss"]
-    weights = [k for k in state if k.startswith("actor_network_params.") and k.endswith(".weight") and state[k].ndim == 2]
-    return tuple(state[k].shape[0] for k in weights[:-1:2])
+def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
+    """Episode count, mean episode return (RAW rewards) and share of episodes ending in a
+    terminal step (a success on goal-reaching tasks)."""
+    ends = np.flatnonzero(data["terminals"] | data["timeouts"])
+    returns = [part.sum() for part in np.split(data["rewards"], ends[:-1] + 1)]
+    return {
+        "episodes": len(returns),
+        "mean_episode_return": float(np.mean(returns)),
+        "terminal_share": float(data["terminals"][ends].mean()),
+    }
 
 
 def main(argv: list[str] | None = None) -> Path:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--task", required=True, help="a registered task name, e.g. hopper-medium")
     parser.add_argument("--behaviour", default=None, help="default: the task's behaviour")
-    parser.add_argument("--transitions", type=int, default=200_000, help="env steps in the dataset (default 200k)")
-    parser.add_argument("--train-steps", type=int, default=100_000, help="SAC env steps for 'medium' (default 100k)")
-    parser.add_argument("--expert-train-steps", type=int, default=400_000, help="SAC env steps for 'expert'")
-    parser.add_argument("--policy-checkpoint", default=None, help="roll out the actor of this checkpoint instead")
+    parser.add_argument(
+        "--transitions", type=int, default=200_000, help="env steps in the dataset (200k)"
+    )
+    parser.add_argument(
+        "--train-steps", type=int, default=100_000, help="SAC env steps for 'medium' (100k)"
+    )
+    parser.add_argument(
+        "--expert-train-steps", type=int, default=400_000, help="SAC env steps for 'expert'"
+    )
+    parser.add_argument(
+        "--noise", type=float, default=0.5, help="action noise std of 'waypoint' (0.5)"
+    )
+    parser.add_argument(
+        "--policy-checkpoint", default=None, help="roll out the actor of this checkpoint instead"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=None, help="default: the dataset cache (see torchrl_wsrl.data.sources)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="default: the data dir (torchrl_wsrl.data.sources)"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     args = parser.parse_args(argv)
@@ -139,16 +297,31 @@ def main(argv: list[str] | None = None) -> Path:
     if out.exists() and not args.overwrite:
         parser.error(f"{out} exists; pass --overwrite to replace it")
     data = generate(
-        task, behaviour, transitions=args.transitions, train_steps=args.train_steps,
-        expert_train_steps=args.expert_train_steps, seed=args.seed, policy_checkpoint=args.policy_checkpoint,
+        task,
+        behaviour,
+        transitions=args.transitions,
+        seed=args.seed,
+        train_steps=args.train_steps,
+        expert_train_steps=args.expert_train_steps,
+        noise=args.noise,
+        policy_checkpoint=args.policy_checkpoint,
     )
-    episode_ends = data["terminals"] | data["timeouts"]
-    returns = np.split(data["rewards"], np.flatnonzero(episode_ends)[:-1] + 1)
-    mean_return = float(np.mean([r.sum() for r in returns]))
-    metadata = {"task": task.name, "behaviour": behaviour if args.policy_checkpoint is None else f"checkpoint:{args.policy_checkpoint}",
-                "seed": args.seed, "train_steps": args.train_steps, "episodes": len(returns), "mean_episode_return": mean_return}
+    stats = summary(data)
+    metadata = {
+        "task": task.name,
+        "env_id": task.env_id,
+        "behaviour": behaviour if args.policy_checkpoint is None else "policy-checkpoint",
+        "policy_checkpoint": str(args.policy_checkpoint or ""),
+        "seed": args.seed,
+        "train_steps": args.train_steps if behaviour in SAC_BEHAVIOURS else 0,
+        **stats,
+    }
     path = write_d4rl_hdf5(out, data, overwrite=args.overwrite, metadata=metadata)
-    print(f"wrote {len(data['rewards'])} transitions ({len(returns)} episodes, mean return {mean_return:.1f}) to {path}")
+    print(
+        f"wrote {len(data['rewards'])} transitions ({stats['episodes']} episodes, mean return "
+        f"{stats['mean_episode_return']:.2f}, {100 * stats['terminal_share']:.0f}% ending in a "
+        f"terminal step) to {path}"
+    )
     return path
 
 

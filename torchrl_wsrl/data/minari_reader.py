@@ -18,10 +18,24 @@ import gymnasium as gym
 import numpy as np
 from tensordict import TensorDict
 
-from torchrl_wsrl.data.transitions import DatasetError, transitions_to_tensordict
+from torchrl_wsrl.data.transitions import (
+    DatasetError,
+    Relabel,
+    apply_relabel,
+    transitions_to_tensordict,
+)
 
 if TYPE_CHECKING:
     import minari
+
+
+def minari_dataset_path(dataset_id: str, root: str | os.PathLike | None = None) -> Path:
+    """Folder of a local Minari dataset: ``<root>/<dataset_id>``, the root being ``root``, else
+    ``MINARI_DATASETS_PATH``, else ``~/.minari/datasets`` (minari's own rule, without creating
+    anything)."""
+    if root is None:
+        root = os.environ.get("MINARI_DATASETS_PATH", Path.home() / ".minari" / "datasets")
+    return Path(root) / dataset_id
 
 
 def load_minari(
@@ -35,6 +49,7 @@ def load_minari(
     obs_dim: int | None = None,
     action_dim: int | None = None,
     obs_transform: Callable[[Any], np.ndarray] | None = None,
+    relabel: Relabel | None = None,
 ) -> TensorDict:
     """Read a Minari dataset stored on this machine into the offline TensorDict, with MC returns.
 
@@ -55,7 +70,11 @@ def load_minari(
         obs_transform: raw observations of all episodes, ``[N, ...]`` arrays or, for a Dict
             observation space, a dict of them (e.g. ``observation``, ``achieved_goal``,
             ``desired_goal``) -> env layout ``[N, obs]``. Required for Dict spaces: which parts
-            the env's policy sees is the task's decision, not the reader's.
+            the env's policy sees is the task's decision, not the reader's. Applied after
+            ``relabel``.
+        relabel: rewrites the arrays into the task's conventions before validation, see
+            :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the
+            episodes' recorded infos, one row per step (a recorded reset info is dropped).
 
     Raises:
         FileNotFoundError: no dataset at ``<root>/<dataset_id>``; says where it looked.
@@ -64,12 +83,11 @@ def load_minari(
     """
     try:
         import minari
-        from minari.storage import get_dataset_path
     except ModuleNotFoundError as error:
         raise ModuleNotFoundError(
             "load_minari needs the minari package: pip install 'torchrl-wsrl[robotics]'"
         ) from error
-    dataset_path = Path(root) / dataset_id if root is not None else get_dataset_path(dataset_id)
+    dataset_path = minari_dataset_path(dataset_id, root)
     if not (dataset_path / "data").is_dir():
         raise FileNotFoundError(
             f"No Minari dataset {dataset_id!r} at {dataset_path} (looked for "
@@ -86,8 +104,11 @@ def load_minari(
             f"{list(dataset.observation_space.spaces)}; pass obs_transform to flatten them into "
             "the env's observation layout"
         )
+    arrays = _episodes_to_arrays(dataset.iterate_episodes(), source, infos=relabel is not None)
+    if relabel is not None:
+        arrays = apply_relabel(arrays, relabel, source)
     return transitions_to_tensordict(
-        _episodes_to_arrays(dataset.iterate_episodes(), source),
+        arrays,
         source=source,
         gamma=gamma,
         reward_scale=reward_scale,
@@ -99,14 +120,18 @@ def load_minari(
     )
 
 
-def _episodes_to_arrays(episodes: Iterable[minari.EpisodeData], source: str) -> dict[str, Any]:
-    """Concatenate Minari episodes into flat D4RL-keyed arrays (dict observations stay dicts).
+def _episodes_to_arrays(
+    episodes: Iterable[minari.EpisodeData], source: str, *, infos: bool = False
+) -> dict[str, Any]:
+    """Concatenate Minari episodes into flat D4RL-keyed arrays (dict observations stay dicts);
+    with ``infos``, also the per-step infos every episode recorded (see :func:`_step_infos`).
 
     Raises:
         DatasetError: no steps, or an episode without exactly one more observation than steps.
     """
     keys = ("observations", "next_observations", "actions", "rewards", "terminals", "timeouts")
     parts: dict[str, list] = {key: [] for key in keys}
+    info_parts: list[dict[str, Any]] = []
     for episode in episodes:
         num_steps = len(episode)
         if num_steps == 0:
@@ -126,9 +151,31 @@ def _episodes_to_arrays(episodes: Iterable[minari.EpisodeData], source: str) -> 
         parts["rewards"].append(np.asarray(episode.rewards))
         parts["terminals"].append(terminals)
         parts["timeouts"].append(timeouts)
+        if infos:
+            info_parts.append(_step_infos(episode.infos or {}, num_steps))
     if not parts["rewards"]:
         raise DatasetError(f"{source}: the dataset is empty (0 transitions)")
-    return {key: _concatenate(values) for key, values in parts.items()}
+    arrays = {key: _concatenate(values) for key, values in parts.items()}
+    if infos:
+        arrays["infos"] = _concatenate(info_parts)
+    return arrays
+
+
+def _step_infos(infos: Mapping[str, Any], num_steps: int) -> dict[str, Any]:
+    """One row per step of an episode's recorded infos.
+
+    Minari's DataCollector records the reset info too (``num_steps + 1`` rows): its first row
+    is dropped. Entries of any other length are left out; nested dicts are kept as dicts.
+    """
+    rows = {}
+    for key, value in infos.items():
+        if isinstance(value, Mapping):
+            rows[key] = _step_infos(value, num_steps)
+            continue
+        value = np.asarray(value)
+        if value.ndim >= 1 and len(value) in (num_steps, num_steps + 1):
+            rows[key] = value[len(value) - num_steps :]
+    return rows
 
 
 def _rows(value: Any, rows: slice) -> Any:
@@ -145,7 +192,8 @@ def _num_rows(value: Any) -> int:
 
 
 def _concatenate(parts: list) -> Any:
-    """Concatenate along rows; dicts of arrays key by key."""
+    """Concatenate along rows; dicts of arrays key by key (keys every part has)."""
     if isinstance(parts[0], Mapping):
-        return {key: _concatenate([part[key] for part in parts]) for key in parts[0]}
+        shared = [key for key in parts[0] if all(key in part for part in parts)]
+        return {key: _concatenate([part[key] for part in parts]) for key in shared}
     return np.concatenate(parts)

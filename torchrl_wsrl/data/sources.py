@@ -1,57 +1,123 @@
-"""Where a task's offline data comes from: a given file, the shipped sample, the local cache of
-generated data, or a local Minari dataset."""
+"""Where a task's offline data comes from, loaded into the task's env layout.
+
+With no path given, :func:`load_task_dataset` takes the first of these that exists, real data
+before generated stand-ins:
+
+1. ``<data dir>/<task.d4rl_name>.hdf5``: the paper's D4RL(-format) file, copied there;
+2. ``<Minari root>/<task.minari_id>``: the local Minari release (root: ``MINARI_DATASETS_PATH``,
+   else ``~/.minari/datasets``);
+3. ``<data dir>/<task.name>.hdf5``: written by ``python -m torchrl_wsrl.data.generate``;
+4. ``torchrl_wsrl/assets/<task.name>.hdf5``: a small sample shipped with the package.
+
+``<data dir>`` is ``$TORCHRL_WSRL_DATA``, else ``~/.cache/torchrl_wsrl/datasets``. How each
+format maps onto the env (observation layout, reward, termination) and which cannot:
+:mod:`torchrl_wsrl.data.layouts`; the per-task table: docs/tasks.md.
+"""
+
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from tensordict import TensorDict
 
 from torchrl_wsrl.data.d4rl import load_d4rl_hdf5
-from torchrl_wsrl.data.minari_reader import load_minari
+from torchrl_wsrl.data.layouts import d4rl_layout, minari_layout
+from torchrl_wsrl.data.minari_reader import load_minari, minari_dataset_path
 from torchrl_wsrl.envs import Task
+
+__all__ = [
+    "cache_dir",
+    "generated_path",
+    "d4rl_path",
+    "minari_path",
+    "sample_path",
+    "sparse_failure_reward",
+    "load_task_dataset",
+    "load_dataset_path",
+    "missing_dataset_message",
+]
+
+logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
+# Generator behaviours that reproduce the paper's data in kind (see torchrl_wsrl.data.generate).
+_FAITHFUL_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert", "waypoint")
+
 
 def cache_dir() -> Path:
-    """Where generated datasets live: ``$TORCHRL_WSRL_DATA`` or ``~/.cache/torchrl_wsrl/datasets``."""
-    return Path(os.environ.get("TORCHRL_WSRL_DATA", Path.home() / ".cache" / "torchrl_wsrl" / "datasets"))
+    """The data dir: ``$TORCHRL_WSRL_DATA``, else ``~/.cache/torchrl_wsrl/datasets``."""
+    default = Path.home() / ".cache" / "torchrl_wsrl" / "datasets"
+    return Path(os.environ.get("TORCHRL_WSRL_DATA", default))
 
 
 def generated_path(task: Task) -> Path:
+    """Where the generator writes ``task``'s dataset by default."""
     return cache_dir() / f"{task.name}.hdf5"
 
 
-def candidate_paths(task: Task) -> list[Path]:
-    """D4RL-format files looked for, in order: the shipped sample, then the cache."""
-    return [ASSETS / f"{task.name}.hdf5", generated_path(task)]
+def d4rl_path(task: Task) -> Path:
+    """Where the paper's D4RL(-format) file of ``task`` is looked for."""
+    return cache_dir() / f"{task.d4rl_name}.hdf5"
 
 
-# The raw reward of a step that has not solved a sparse task: 0 for the 0/1 goal rewards, -1 for
-# adroit's -1/0 binary reward (see the registry).
-_RAW_FAILURE_REWARD = {"adroit": -1.0}
+def minari_path(task: Task) -> Path | None:
+    """Folder of ``task``'s local Minari dataset; ``None`` where no Minari release exists."""
+    return None if task.minari_id is None else minari_dataset_path(task.minari_id)
+
+
+def sample_path(task: Task) -> Path:
+    """The sample shipped with the package for ``task`` (few tasks have one)."""
+    return ASSETS / f"{task.name}.hdf5"
 
 
 def sparse_failure_reward(task: Task) -> float | None:
     """The scaled reward ``r_neg`` of a step that fails a sparse task (``None`` for dense tasks);
     MC returns of all-failure episodes are ``r_neg / (1 - gamma)`` (Cal-QL, WSRL doc)."""
-    if not task.sparse:
+    if task.failure_reward is None:
         return None
-    return _RAW_FAILURE_REWARD.get(task.domain, 0.0) * task.reward_scale + task.reward_bias
+    return task.failure_reward * task.reward_scale + task.reward_bias
 
 
-def load_task_dataset(task: Task, *, path: str | os.PathLike | None = None, gamma: float = 0.99) -> TensorDict:
-    """The offline TensorDict of ``task`` (keys: see :func:`~torchrl_wsrl.data.load_d4rl_hdf5`),
-    with the task's reward scale and bias, MC returns and size checks against its env.
+def load_task_dataset(
+    task: Task, *, path: str | os.PathLike | None = None, gamma: float = 0.99
+) -> TensorDict:
+    """The offline TensorDict of ``task`` in its env's layout, with the task's reward scale and
+    bias, MC returns and size checks against its env.
 
-    ``path`` (a D4RL-format HDF5 file) wins; otherwise the shipped sample, the generated cache
-    (:func:`generated_path`) and the local Minari dataset ``task.minari_id`` are tried in turn.
+    Keys (batch ``[N]``): see :func:`~torchrl_wsrl.data.transitions.transitions_to_tensordict`.
+
+    Args:
+        task: the task; decides the observation layout, reward convention and failure reward.
+        path: a D4RL-format HDF5 file or a Minari dataset folder (the one holding ``data/``);
+            ``None`` tries the sources of the module docstring in order.
+        gamma: discount of the MC returns.
 
     Raises:
-        FileNotFoundError: nothing found; the message lists where it looked and the command that
-            generates the data.
+        FileNotFoundError: nothing at ``path``, or no source found; the message lists where it
+            looked and how to get the data.
+        DatasetError: the data cannot be used for ``task`` (content, layout), naming the file
+            and key.
     """
+    if path is not None:
+        return load_dataset_path(task, path, gamma=gamma)
+    for kind, candidate in _candidates(task):
+        if _exists(kind, candidate):
+            logger.info("task %s: offline data from the %s at %s", task.name, kind, candidate)
+            return load_dataset_path(task, candidate, gamma=gamma)
+    raise FileNotFoundError(missing_dataset_message(task))
+
+
+def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.99) -> TensorDict:
+    """Load the D4RL-format file or Minari dataset folder at ``path`` for ``task``.
+
+    Raises:
+        FileNotFoundError: neither a file nor a folder holding ``data/`` at ``path``.
+        DatasetError: as :func:`load_task_dataset`.
+    """
+    path = Path(path)
     kwargs = dict(
         gamma=gamma,
         reward_scale=task.reward_scale,
@@ -60,21 +126,56 @@ def load_task_dataset(task: Task, *, path: str | os.PathLike | None = None, gamm
         obs_dim=task.obs_dim,
         action_dim=task.action_dim,
     )
-    if path is not None:
-        return load_d4rl_hdf5(path, **kwargs)
-    for candidate in candidate_paths(task):
-        if candidate.is_file():
-            return load_d4rl_hdf5(candidate, **kwargs)
-    minari_error = None
-    if task.minari_id is not None and task.domain == "locomotion":
-        try:
-            return load_minari(task.minari_id, **kwargs)
-        except FileNotFoundError as err:
-            minari_error = err
-    looked = "\n  ".join(str(p) for p in candidate_paths(task))
-    raise FileNotFoundError(
-        f"no offline dataset for task {task.name!r}. Looked for D4RL-format HDF5 files at:\n  {looked}\n"
-        + (f"and for the local Minari dataset {task.minari_id!r} ({minari_error}).\n" if minari_error else "")
-        + f"Generate one with:\n  python -m torchrl_wsrl.data.generate --task {task.name}\n"
-        f"or pass an existing file: python -m torchrl_wsrl.train task={task.name} dataset_path=/path/to/{task.d4rl_name}.hdf5"
+    if (path / "data").is_dir():
+        layout = minari_layout(task)
+        return load_minari(path.name, root=path.parent, **kwargs, **layout.reader_kwargs())
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No D4RL-format HDF5 file and no Minari dataset folder (one holding data/) at {path}"
+        )
+    return load_d4rl_hdf5(path, **kwargs, **d4rl_layout(task, path).reader_kwargs())
+
+
+def _candidates(task: Task) -> list[tuple[str, Path]]:
+    """``(kind, path)`` of every source of ``task``, in the order they are tried."""
+    candidates = [("D4RL file", d4rl_path(task))]
+    if task.minari_id is not None:
+        candidates.append(("Minari dataset", minari_path(task)))
+    candidates += [("generated file", generated_path(task)), ("shipped sample", sample_path(task))]
+    return candidates
+
+
+def _exists(kind: str, path: Path) -> bool:
+    return (path / "data").is_dir() if kind == "Minari dataset" else path.is_file()
+
+
+def missing_dataset_message(task: Task) -> str:
+    """Where the data of ``task`` was looked for, and every way to get it."""
+    looked = "\n".join(f"  {kind:<15} {path}" for kind, path in _candidates(task))
+    ways = []
+    if task.minari_id is not None:
+        ways.append(
+            f"the Minari release: on a machine with network run `minari download "
+            f"{task.minari_id}` and copy the folder {task.minari_id} of its datasets root to "
+            f"{minari_path(task)}"
+        )
+    if task.domain in ("antmaze", "kitchen"):
+        ways.append(
+            f"D4RL's file {task.d4rl_name} cannot be used for this task (its observations do not "
+            "map onto the env, see docs/tasks.md)"
+        )
+    else:
+        ways.append(f"D4RL's file {task.d4rl_name}: copy it to {d4rl_path(task)}")
+    caveat = "" if task.behaviour in _FAITHFUL_BEHAVIOURS else ", a stand-in, not the paper's data"
+    ways.append(
+        f"generate it (behaviour {task.behaviour!r}{caveat}): "
+        f"python -m torchrl_wsrl.data.generate --task {task.name}"
+    )
+    ways.append(
+        f"name a file or Minari folder: python -m torchrl_wsrl.train task={task.name} "
+        "dataset_path=/path/to/data"
+    )
+    return (
+        f"No offline dataset for task {task.name!r}. Looked for, in this order:\n{looked}\n"
+        "Get it in one of these ways:\n" + "\n".join(f"  - {way}" for way in ways)
     )

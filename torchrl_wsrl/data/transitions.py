@@ -136,6 +136,35 @@ def transitions_to_tensordict(
     )
 
 
+Relabel = Callable[[dict[str, Any]], Mapping[str, Any]]
+
+
+def apply_relabel(arrays: dict[str, Any], relabel: Relabel, source: str) -> dict[str, Any]:
+    """Run a source-specific ``relabel`` on a reader's raw arrays; drop their ``infos``.
+
+    ``relabel`` receives the D4RL-keyed arrays as read (observations possibly dicts) plus
+    ``infos``, a dict of per-step ``[N, ...]`` arrays the source recorded (``{}`` when none), and
+    returns D4RL-keyed arrays in the task's conventions (rewards, terminals, actions, and
+    observations where the source's frame differs). It must keep every row, in order.
+
+    Raises:
+        DatasetError: the relabel failed (its message is prefixed with ``source``) or changed
+            the row count.
+    """
+    num_rows = check_lengths({k: v for k, v in arrays.items() if k != "infos"}, source)
+    try:
+        relabelled = dict(relabel(arrays))
+    except DatasetError as error:
+        raise DatasetError(f"{source}: {error}") from error
+    relabelled.pop("infos", None)
+    if check_lengths(relabelled, source) != num_rows:
+        raise DatasetError(
+            f"{source}: the relabel returned {check_lengths(relabelled, source)} rows, "
+            f"expected {num_rows}"
+        )
+    return relabelled
+
+
 def check_lengths(arrays: Mapping[str, Any], source: str) -> int:
     """Row count shared by every array (dict observations: every leaf); raises if any differs.
 
@@ -224,7 +253,7 @@ def _transformed(
         return _features(raw, key, source)
     label = f"{key} after obs_transform"
     transformed = _features(obs_transform(raw), label, source)
-    expected = len(next(iter(raw.values()))) if isinstance(raw, Mapping) else len(raw)
+    expected = next(_leaf_row_counts(raw))[1] if isinstance(raw, Mapping) else len(raw)
     if len(transformed) != expected:
         raise DatasetError(
             f"{source}: key {label!r} has {len(transformed)} rows, expected {expected}"

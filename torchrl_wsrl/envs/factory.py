@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import gymnasium as gym
 import numpy as np
 import torch
@@ -107,7 +109,13 @@ def _check_spaces(env: gym.Env, task: Task) -> None:
         )
 
 
-def make_env(task: Task | str, *, seed: int | None = None, device="cpu") -> EnvBase:
+def make_env(
+    task: Task | str,
+    *,
+    seed: int | None = None,
+    device="cpu",
+    gym_wrapper: Callable[[gym.Env], gym.Env] | None = None,
+) -> EnvBase:
     """The TorchRL env of ``task``: :func:`make_gym_env` inside a ``GymWrapper``.
 
     Keys (batch size ``[]``): ``"observation"`` float32 ``[obs_dim]``, ``"action"`` float32
@@ -120,6 +128,8 @@ def make_env(task: Task | str, *, seed: int | None = None, device="cpu") -> EnvB
         task: a :class:`Task` or a registered task name.
         seed: seeds the env (``EnvBase.set_seed``) if given.
         device: device of the env's tensors.
+        gym_wrapper: wraps the gymnasium env of :func:`make_gym_env` before TorchRL does (the
+            data generator uses it to choose start cells); it must keep the spaces.
 
     Raises:
         KeyError: unknown task name.
@@ -127,7 +137,10 @@ def make_env(task: Task | str, *, seed: int | None = None, device="cpu") -> EnvB
     """
     if isinstance(task, str):
         task = get_task(task)
-    env = GymWrapper(make_gym_env(task), device=device)
+    gym_env = make_gym_env(task)
+    if gym_wrapper is not None:
+        gym_env = gym_wrapper(gym_env)
+    env = GymWrapper(gym_env, device=device)
     if task.has_success:
         success_spec = Categorical(2, shape=(1,), dtype=torch.bool, device=device)
         env.set_info_dict_reader(default_info_dict_reader(["is_success"], spec=[success_spec]))

@@ -1,4 +1,4 @@
-"""AntMaze evaluation layouts, as gymnasium-robotics ``maze_map`` values.
+"""Maze layouts of the maze tasks, as gymnasium-robotics ``maze_map`` values, and grid geometry.
 
 1 is a wall, 0 free floor, ``"r"`` the start cell and ``"g"`` the goal cell. With exactly one
 ``"r"`` and one ``"g"`` the gymnasium-robotics maze starts the ant in the ``"r"`` cell and puts
@@ -14,13 +14,33 @@ layout appears in two independent copies of that package). Rows and columns are 
 both libraries; only the world frame differs (D4RL: origin at the start cell, y grows with the
 row; gymnasium-robotics: origin at the maze centre, y shrinks with the row).
 
+The point-maze layouts are gymnasium-robotics' ``U_MAZE``, ``MEDIUM_MAZE`` and ``LARGE_MAZE``
+(``gymnasium_robotics/envs/maze/maps.py``), which are D4RL's maze2d ``U_MAZE``, ``MEDIUM_MAZE`` and
+``LARGE_MAZE`` (``d4rl/pointmaze/maze_model.py``) with ``#`` as 1 and open cells as 0. Without an
+``"r"`` or ``"g"`` cell, start and goal are drawn among all open cells at every reset.
+
 Tuples, not lists, so that a :class:`~torchrl_wsrl.envs.registry.Task` holding them stays
 hashable and immutable.
+
+Geometry (gymnasium-robotics ``Maze.cell_rowcol_to_xy``): cell ``(row, col)`` of a map with
+``n_rows x n_cols`` cells of side ``scaling`` has its centre at
+``x = (col + 0.5) * scaling - n_cols * scaling / 2``, ``y = n_rows * scaling / 2 - (row + 0.5) *
+scaling``: the origin is the maze centre and y shrinks as the row grows.
 """
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
 R, G = "r", "g"
+
+# Side of one maze cell in metres: the gymnasium-robotics defaults of AntMaze and PointMaze.
+MAZE_SIZE_SCALING = {"antmaze": 4.0, "pointmaze": 1.0}
+
+MazeMap = Sequence[Sequence[int | str]]
 
 ANTMAZE_UMAZE_EVAL = (
     (1, 1, 1, 1, 1),
@@ -67,3 +87,102 @@ ANTMAZE_ULTRA_EVAL = (
     (1, 1, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, G, 1),
     (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
 )
+
+POINTMAZE_UMAZE = (
+    (1, 1, 1, 1, 1),
+    (1, 0, 0, 0, 1),
+    (1, 1, 1, 0, 1),
+    (1, 0, 0, 0, 1),
+    (1, 1, 1, 1, 1),
+)
+
+POINTMAZE_MEDIUM = (
+    (1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0, 0, 1, 1, 0, 0, 1),
+    (1, 0, 0, 1, 0, 0, 0, 1),
+    (1, 1, 0, 0, 0, 1, 1, 1),
+    (1, 0, 0, 1, 0, 0, 0, 1),
+    (1, 0, 1, 0, 0, 1, 0, 1),
+    (1, 0, 0, 0, 1, 0, 0, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1),
+)
+
+POINTMAZE_LARGE = (
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1),
+    (1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0, 1),
+    (1, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1),
+    (1, 0, 1, 1, 1, 1, 0, 1, 1, 1, 0, 1),
+    (1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 1),
+    (1, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1),
+    (1, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+)
+
+
+def open_cells(maze_map: MazeMap) -> list[tuple[int, int]]:
+    """``(row, col)`` of every cell that is not a wall, in row-major order."""
+    return [
+        (row, col)
+        for row, cells in enumerate(maze_map)
+        for col, cell in enumerate(cells)
+        if cell != 1
+    ]
+
+
+def goal_cell(maze_map: MazeMap) -> tuple[int, int]:
+    """The single ``"g"`` cell of an evaluation layout.
+
+    Raises:
+        ValueError: the map has no ``"g"`` cell, or more than one.
+    """
+    goals = [
+        (row, col)
+        for row, cells in enumerate(maze_map)
+        for col, cell in enumerate(cells)
+        if cell == G
+    ]
+    if len(goals) != 1:
+        raise ValueError(f"expected exactly one goal cell 'g' in the maze map, found {goals}")
+    return goals[0]
+
+
+def cell_to_xy(maze_map: MazeMap, cell: Sequence[int], scaling: float) -> np.ndarray:
+    """World ``(x, y)`` of the centre of ``cell = (row, col)``, float64 ``[2]``."""
+    n_rows, n_cols = len(maze_map), len(maze_map[0])
+    row, col = cell
+    return np.array(
+        [(col + 0.5) * scaling - n_cols * scaling / 2, n_rows * scaling / 2 - (row + 0.5) * scaling]
+    )
+
+
+def xy_to_cell(maze_map: MazeMap, xy: Sequence[float], scaling: float) -> tuple[int, int]:
+    """``(row, col)`` of the cell holding the world point ``xy``, clipped to the map."""
+    n_rows, n_cols = len(maze_map), len(maze_map[0])
+    row = int(np.floor(n_rows / 2 - xy[1] / scaling))
+    col = int(np.floor(xy[0] / scaling + n_cols / 2))
+    return min(max(row, 0), n_rows - 1), min(max(col, 0), n_cols - 1)
+
+
+def steps_to_cell(maze_map: MazeMap, target: Sequence[int]) -> np.ndarray:
+    """Breadth-first search from ``target`` over open cells, 4-connected.
+
+    Returns:
+        float ``[n_rows, n_cols]``: the number of cell-to-cell moves from each cell to
+        ``target`` (0 at ``target``), ``inf`` for walls and cells that cannot reach it.
+    """
+    steps = np.full((len(maze_map), len(maze_map[0])), np.inf)
+    steps[tuple(target)] = 0
+    frontier = deque([tuple(target)])
+    while frontier:
+        row, col = frontier.popleft()
+        for next_row, next_col in ((row - 1, col), (row + 1, col), (row, col - 1), (row, col + 1)):
+            if (
+                0 <= next_row < steps.shape[0]
+                and 0 <= next_col < steps.shape[1]
+                and maze_map[next_row][next_col] != 1
+                and steps[next_row, next_col] == np.inf
+            ):
+                steps[next_row, next_col] = steps[row, col] + 1
+                frontier.append((next_row, next_col))
+    return steps

@@ -19,13 +19,26 @@ from torchrl_wsrl.envs.mazes import (
     ANTMAZE_MEDIUM_EVAL,
     ANTMAZE_ULTRA_EVAL,
     ANTMAZE_UMAZE_EVAL,
+    POINTMAZE_LARGE,
+    POINTMAZE_MEDIUM,
+    POINTMAZE_UMAZE,
 )
 
 __all__ = ["Task", "get_task", "list_tasks", "DOMAINS", "METRICS", "BEHAVIOURS"]
 
 DOMAINS = ("locomotion", "antmaze", "kitchen", "adroit", "pointmaze")
 METRICS = ("normalized_return", "success_rate", "kitchen_final")
-BEHAVIOURS = ("random", "medium", "medium-replay", "expert", "medium-expert", "waypoint")
+BEHAVIOURS = (
+    "random",
+    "medium",
+    "medium-replay",
+    "expert",
+    "medium-expert",
+    "waypoint",
+    "random-starts",
+)
+# The raw reward of a step that has not solved a sparse task (see Task.failure_reward).
+_RAW_FAILURE_REWARD = {"antmaze": 0.0, "pointmaze": 0.0, "adroit": -1.0}
 
 
 @dataclass(frozen=True)
@@ -52,8 +65,9 @@ class Task:
             quantity (episode return; success indicator; number of solved kitchen subtasks).
         d4rl_name: the D4RL (or D4RL-format) dataset the paper trains on.
         minari_id: the Minari dataset that re-releases it, ``None`` where none does.
-        behaviour: which behaviour the project's data generator imitates when the real
-            dataset is unavailable, one of :data:`BEHAVIOURS`.
+        behaviour: the behaviour ``python -m torchrl_wsrl.data.generate`` uses for this task
+            unless told otherwise, one of :data:`BEHAVIOURS` (what each means, and how far it
+            stands from the paper's data: :mod:`torchrl_wsrl.data.generate`, docs/tasks.md).
         obs_dim, action_dim: sizes of the flat float32 observation and of the action.
     """
 
@@ -90,6 +104,12 @@ class Task:
     def has_success(self) -> bool:
         """Whether the env reports a per-step ``is_success`` flag (every goal-reaching domain)."""
         return self.domain != "locomotion"
+
+    @property
+    def failure_reward(self) -> float | None:
+        """The RAW reward of a step that has not solved a sparse task (0 for the 0/1 maze
+        rewards, -1 for Adroit's -1/0 binary reward); ``None`` for dense tasks."""
+        return _RAW_FAILURE_REWARD[self.domain] if self.sparse else None
 
 
 _REGISTRY: dict[str, Task] = {}
@@ -147,6 +167,9 @@ for _env, (_env_id, _obs, _act, _lo, _hi) in _LOCOMOTION.items():
 # Ant-v5 model and the world frame is gymnasium-robotics' (see mazes.py), so D4RL's own HDF5
 # files do not match this env exactly; Minari's D4RL/antmaze re-release was collected on the
 # gymnasium-robotics AntMaze and does.
+# Behaviour: no scripted controller can walk the ant, so the generator's stand-in is uniform
+# random actions from uniformly drawn open cells ("random-starts"): it covers the maze, goal
+# included, but never navigates (D4RL's data come from a goal-reaching ant policy).
 _ANTMAZE = {
     # name: (env_id, eval map, max_episode_steps, minari_id)
     "antmaze-umaze": ("AntMaze_UMaze-v5", ANTMAZE_UMAZE_EVAL, 700, "D4RL/antmaze/umaze-v1"),
@@ -194,7 +217,7 @@ for _name, (_env_id, _map, _steps, _minari) in _ANTMAZE.items():
         ref_max_score=1.0,
         d4rl_name=f"{_name}-v0" if "ultra" in _name else f"{_name}-v2",
         minari_id=_minari,
-        behaviour="waypoint",
+        behaviour="random-starts",
         obs_dim=29,
         action_dim=8,
     )
@@ -211,17 +234,18 @@ for _name, (_env_id, _map, _steps, _minari) in _ANTMAZE.items():
 # counterpart; our velocities have none in D4RL.
 # sparse=False follows the authors' code, which does not apply the all-failure Monte-Carlo
 # rule to kitchen (only antmaze, adroit-binary and maze tasks count as sparse there).
-# Behaviour labels: the data are human teleoperation; "complete" holds only full-task demos,
-# "partial" and "mixed" mix full and partial ones.
+# The data are human teleoperation ("complete" holds only full-task demos, "partial" and
+# "mixed" mix full and partial ones), which nothing local can reproduce: the generator's
+# stand-in is uniform random actions.
 _KITCHEN_SLIDER = ("microwave", "kettle", "light switch", "slide cabinet")
 _KITCHEN_BURNER = ("microwave", "kettle", "bottom burner", "light switch")
 _KITCHEN = {
-    "kitchen-complete": (_KITCHEN_SLIDER, "expert"),
-    "kitchen-partial": (_KITCHEN_SLIDER, "medium-expert"),
-    "kitchen-mixed": (_KITCHEN_BURNER, "medium-expert"),
+    "kitchen-complete": _KITCHEN_SLIDER,
+    "kitchen-partial": _KITCHEN_SLIDER,
+    "kitchen-mixed": _KITCHEN_BURNER,
 }
 
-for _name, (_subtasks, _behaviour) in _KITCHEN.items():
+for _name, _subtasks in _KITCHEN.items():
     _register(
         name=_name,
         domain="kitchen",
@@ -236,7 +260,7 @@ for _name, (_subtasks, _behaviour) in _KITCHEN.items():
         ref_max_score=4.0,
         d4rl_name=f"{_name}-v0",
         minari_id=f"D4RL/kitchen/{_name.removeprefix('kitchen-')}-v2",
-        behaviour=_behaviour,
+        behaviour="random",
         obs_dim=59,
         action_dim=9,
     )
@@ -248,7 +272,8 @@ for _name, (_subtasks, _behaviour) in _KITCHEN.items():
 # registration says 200). Scores are success rates, so the reference points are 0 / 1.
 # Minari has no binary release; minari_id points at the human demonstrations the binary
 # datasets start from (their rewards must be relabelled from infos["success"]).
-# Behaviour: human demonstrations plus behaviour-cloned rollouts, i.e. medium-expert.
+# The binary datasets hold human demonstrations plus behaviour-cloned rollouts, which nothing
+# local can reproduce: the generator's stand-in is uniform random actions.
 _ADROIT = {
     # name: (env_id, max_episode_steps, obs_dim, action_dim)
     "pen-binary": ("AdroitHandPenSparse-v1", 100, 45, 24),
@@ -271,7 +296,7 @@ for _name, (_env_id, _steps, _obs, _act) in _ADROIT.items():
         ref_max_score=1.0,
         d4rl_name=f"{_name}-v0",
         minari_id=f"D4RL/{_name.removesuffix('-binary')}/human-v2",
-        behaviour="medium-expert",
+        behaviour="random",
         obs_dim=_obs,
         action_dim=_act,
     )
@@ -286,21 +311,32 @@ for _name, (_env_id, _steps, _obs, _act) in _ADROIT.items():
 # Reward x1 -1 turns 0/1 into -1 per unsolved step and 0 at the goal, the step-penalty
 # convention of IQL's antmaze: Q-values stay in [-1/(1-gamma), 0], the all-failure
 # Monte-Carlo return is exactly the floor -1/(1-gamma), and the penalty favours short paths.
+# The maze_map given is the env's own default layout (torchrl_wsrl.envs.mazes), passed
+# explicitly so that the data code reasons about the very map the env builds.
+# Behaviour: D4RL's maze2d controller (waypoints to the goal cell, PD control, action noise).
 _POINTMAZE = {
-    # name: (env_id, max_episode_steps as D4RL maze2d, d4rl_name, minari_id)
-    "pointmaze-umaze": ("PointMaze_UMaze-v3", 300, "maze2d-umaze-v1", "D4RL/pointmaze/umaze-v2"),
-    "pointmaze-medium": (
-        "PointMaze_Medium-v3", 600, "maze2d-medium-v1", "D4RL/pointmaze/medium-v2"
+    # name: (env_id, layout, max_episode_steps as D4RL maze2d, d4rl_name, minari_id)
+    "pointmaze-umaze": (
+        "PointMaze_UMaze-v3", POINTMAZE_UMAZE, 300, "maze2d-umaze-v1", "D4RL/pointmaze/umaze-v2"
     ),
-    "pointmaze-large": ("PointMaze_Large-v3", 800, "maze2d-large-v1", "D4RL/pointmaze/large-v2"),
+    "pointmaze-medium": (
+        "PointMaze_Medium-v3",
+        POINTMAZE_MEDIUM,
+        600,
+        "maze2d-medium-v1",
+        "D4RL/pointmaze/medium-v2",
+    ),
+    "pointmaze-large": (
+        "PointMaze_Large-v3", POINTMAZE_LARGE, 800, "maze2d-large-v1", "D4RL/pointmaze/large-v2"
+    ),
 }
 
-for _name, (_env_id, _steps, _d4rl, _minari) in _POINTMAZE.items():
+for _name, (_env_id, _map, _steps, _d4rl, _minari) in _POINTMAZE.items():
     _register(
         name=_name,
         domain="pointmaze",
         env_id=_env_id,
-        env_kwargs=(("continuing_task", False), ("reset_target", False)),
+        env_kwargs=(("maze_map", _map), ("continuing_task", False), ("reset_target", False)),
         max_episode_steps=_steps,
         reward_scale=1.0,
         reward_bias=-1.0,
