@@ -35,15 +35,25 @@ METRIC_COLUMNS = (
 )
 
 
+def configure_torch(cfg: DictConfig) -> None:
+    """Process-wide torch settings of a run: ``cfg.threads`` intra-op threads (``null``: torch's
+    default) and TF32 matmuls for the critic (``cfg.critic.tf32``)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    torch.backends.cuda.matmul.allow_tf32 = cfg.critic.tf32
+    torch.backends.cudnn.allow_tf32 = cfg.critic.tf32
+
+
 class MetricsCSV:
     """Appends one row per evaluation to ``metrics.csv`` (columns ``METRIC_COLUMNS``)."""
 
     def __init__(self, path: Path):
-        if path.exists():
-            raise FileExistsError(f"{path} exists: a run never overwrites an earlier run's metrics")
         self.path = path
-        with path.open("w", newline="") as f:
-            csv.DictWriter(f, METRIC_COLUMNS).writeheader()
+        try:  # "x": exclusive creation, so two jobs of a parallel sweep cannot share a run directory
+            with path.open("x", newline="") as f:
+                csv.DictWriter(f, METRIC_COLUMNS).writeheader()
+        except FileExistsError:
+            raise FileExistsError(f"{path} exists: a run never overwrites an earlier run's metrics") from None
 
     def write(self, row: dict) -> None:
         with self.path.open("a", newline="") as f:
@@ -166,11 +176,13 @@ class Trainer:
         progress = tqdm(total=t.online_steps, desc="online (env steps)", mininterval=2)
         for env_step, data in enumerate(collector, start=1):
             buffer.extend(as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias))
+            # No evaluation during the warmup (it changes nothing); its end is evaluated before
+            # the first update.
+            if env_step == self.warmup_steps:
+                score = self.summary.after_warmup = self._evaluate("warmup", 0, env_step, None, online_storage)
             if warmup.warmup_complete:
                 metrics = update(buffer.sample())
-            if env_step == self.warmup_steps:
-                self.summary.after_warmup = self._evaluate("warmup", 0, env_step, None, online_storage)
-            if env_step % t.eval_every == 0 or env_step == t.online_steps:
+            if env_step > self.warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
                 score = self._evaluate("online", (env_step - self.warmup_steps) * t.utd_ratio, env_step, metrics, online_storage)
                 progress.set_postfix(score=f"{score:.1f}")
             progress.update(1)

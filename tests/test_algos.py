@@ -1,0 +1,94 @@
+"""The algorithms of the paper's comparisons as ``algo=`` configs, and one of them end to end."""
+import json
+from importlib.resources import files
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+
+from torchrl_wsrl.data import write_d4rl_hdf5
+from torchrl_wsrl.plotting import read_metrics
+from torchrl_wsrl.report import find_runs, score_table
+from torchrl_wsrl.trainer import Trainer
+
+# name: (pretrain, init_critic, warmup, warmup_policy, online_loss, offline_ratio)
+ALGOS = {
+    "wsrl": (True, True, True, "pretrained", "wsrl", 0.0),
+    "wsrl_no_warmup": (True, True, False, "pretrained", "wsrl", 0.0),
+    "wsrl_policy_only": (True, False, True, "pretrained", "wsrl", 0.0),
+    "calql_online": (True, True, False, "pretrained", "calql", 0.0),
+    "calql_retain": (True, True, False, "pretrained", "calql", 0.5),
+    "rlpd": (False, False, True, "random", "wsrl", 0.5),
+    "sac_scratch": (False, False, True, "random", "wsrl", 0.0),
+}
+SWITCHES = ("pretrain", "init_critic", "warmup", "warmup_policy", "online_loss", "offline_ratio")
+
+
+def _compose(*overrides):
+    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_every_algo_config_is_tested():
+    shipped = {p.name.removesuffix(".yaml") for p in files("torchrl_wsrl.conf").joinpath("algo").iterdir() if p.name.endswith(".yaml")}
+    assert shipped == set(ALGOS)
+
+
+@pytest.mark.parametrize("name", ALGOS)
+def test_algo_switches(name):
+    algo = _compose(f"algo={name}").algo
+    assert algo.name == name
+    assert tuple(algo[k] for k in SWITCHES) == ALGOS[name]
+
+
+def test_compare_profile_composes_with_any_algo():
+    cfg = _compose("profile=compare", "algo=calql_online")
+    assert cfg.algo.online_loss == "calql"
+    assert cfg.train.online_batch_size % cfg.train.utd_ratio == 0
+    assert 0 < cfg.train.warmup_steps < cfg.train.online_steps
+
+
+def _tiny_hopper_dataset(path, num_rows=300, episode_length=50):
+    rng = np.random.default_rng(0)
+    observations = rng.normal(size=(num_rows + 1, 11)).astype(np.float32)
+    ends = np.arange(1, num_rows + 1) % episode_length == 0
+    return write_d4rl_hdf5(path, {
+        "observations": observations[:-1],
+        "actions": rng.uniform(-1, 1, size=(num_rows, 3)).astype(np.float32),
+        "rewards": rng.normal(1.0, 0.1, size=num_rows).astype(np.float32),
+        "terminals": np.zeros(num_rows, dtype=bool),
+        "timeouts": ends,
+        "next_observations": observations[1:],
+    })
+
+
+def test_rlpd_runs_end_to_end(tmp_path):
+    """No pre-training, uniform-random warmup, offline data mixed into every online batch."""
+    cfg = _compose(
+        "algo=rlpd", "profile=smoke", f"dataset_path={_tiny_hopper_dataset(tmp_path / 'hopper.hdf5')}",
+        "train.pretrain_steps=20", "train.online_steps=60", "train.warmup_steps=20", "train.eval_every=30",
+        "train.eval_episodes=1", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
+        f"runs_root={tmp_path}",
+    )
+    run_dir = tmp_path / "run"
+    summary = Trainer(cfg, run_dir).run()
+
+    assert summary.after_pretraining is None and summary.after_warmup is not None and summary.final is not None
+    assert json.loads((run_dir / "summary.json").read_text())["after_pretraining"] is None
+    assert not (run_dir / "pretrained.pt").exists()
+    assert (run_dir / "final.pt").is_file() and (run_dir / "learning_curve.png").is_file()
+    rows = [(r["phase"], r["env_step"]) for r in read_metrics(run_dir / "metrics.csv")]
+    assert rows == [("warmup", "20"), ("online", "30"), ("online", "60")]
+    [run] = find_runs([run_dir])
+    assert run.algo == "rlpd" and run.warmup_steps == 20
+    assert sorted(run.timeline["score"]) == [20, 30, 60]
+    assert all(np.isfinite(list(run.timeline[c].values())).all() for c in ("q_pred", "q_online", "q_offline"))
+    assert "| rlpd | 1 | n/a |" in score_table({"rlpd": [run]})
+
+
+def test_the_task_function_pickles_for_parallel_launchers():
+    """hydra/launcher=joblib sends the undecorated task function to its workers by value."""
+    cloudpickle = pytest.importorskip("cloudpickle")  # what joblib's loky backend pickles with
+    from torchrl_wsrl.train import main
+
+    cloudpickle.dumps(main.__wrapped__)

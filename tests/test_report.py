@@ -1,0 +1,192 @@
+"""torchrl_wsrl.report on synthetic run directories (metrics.csv + config.yaml, as the trainer
+writes them), checked against hand computation."""
+import csv
+import math
+
+import pytest
+
+from torchrl_wsrl.report import ReportError, aggregate, find_runs, group_runs, main, mean_se, score_table, write_report
+from torchrl_wsrl.trainer import METRIC_COLUMNS
+
+WARMUP = 100
+# (phase, env_step, score, q_pred, q_online) of a pre-trained run with a warmup; the scores are
+# shifted per seed below. The warmup evaluation and a scheduled one share env step 100.
+PRETRAINED_ROWS = [
+    ("pretrain", 0, 30.0, 5.0, None),
+    ("pretrain", 0, 40.0, 6.0, None),
+    ("warmup", 100, 41.0, 6.5, 7.0),
+    ("online", 100, 42.0, 6.6, 7.1),
+    ("online", 200, 20.0, 9.0, 9.5),
+    ("online", 300, 50.0, 8.0, 8.5),
+]
+# No pre-training, no warmup: the first evaluation is online at env step 100.
+SCRATCH_ROWS = [("online", 100, 5.0, 1.0, 1.0), ("online", 200, 7.0, 2.0, 2.0), ("online", 300, 9.0, 3.0, 3.0)]
+SEED_SHIFT = {0: 0.0, 1: 10.0, 2: 30.0}
+
+
+def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", online_steps=300, malformed=None):
+    """A run directory as the trainer leaves it. ``malformed``: ``(column, value)`` written into
+    the first row."""
+    run_dir.mkdir(parents=True)
+    (run_dir / "config.yaml").write_text(
+        f"seed: {seed}\nruns_root: runs\n"
+        f"task:\n  name: {task}\n"
+        f"algo:\n  name: {algo}\n  warmup: {str(warmup).lower()}\n"
+        f"train:\n  warmup_steps: {WARMUP}\n  online_steps: {online_steps}\n"
+    )
+    with (run_dir / "metrics.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, METRIC_COLUMNS)
+        writer.writeheader()
+        for i, (phase, env_step, score, q_pred, q_online) in enumerate(rows):
+            row = {
+                "phase": phase, "grad_step": 0, "env_step": env_step, "wall_time_s": 60.0 * (i + 1),
+                "score": score + SEED_SHIFT[seed], "q_pred": q_pred, "q_mc_return": 10.0, "q_online": q_online if q_online is not None else "",
+                "q_offline": 4.0,
+            }
+            if malformed and i == 0:
+                row[malformed[0]] = malformed[1]
+            writer.writerow(row)
+    return run_dir
+
+
+@pytest.fixture
+def sweep(tmp_path):
+    """A multirun-like tree: hopper-medium/{wsrl,sac_scratch}/seed{0,1,2}."""
+    root = tmp_path / "multirun" / "2026-01-01_00-00-00-000000"
+    for seed in SEED_SHIFT:
+        write_run(root / "hopper-medium" / "wsrl" / f"seed{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS)
+        write_run(root / "hopper-medium" / "sac_scratch" / f"seed{seed}", algo="sac_scratch", seed=seed, rows=SCRATCH_ROWS, warmup=False)
+    return root
+
+
+def test_finds_runs_recursively_and_groups_by_algorithm(sweep):
+    runs = find_runs([sweep])
+    assert [(r.algo, r.seed) for r in runs] == [("sac_scratch", s) for s in (0, 1, 2)] + [("wsrl", s) for s in (0, 1, 2)]
+    groups = group_runs(runs)
+    assert list(groups) == ["sac_scratch", "wsrl"]
+    assert {r.warmup_steps for r in groups["wsrl"]} == {WARMUP}
+    assert {r.warmup_steps for r in groups["sac_scratch"]} == {0}
+    # a run directory (or its metrics.csv) and its parent together still count each run once
+    seed0 = sweep / "hopper-medium" / "wsrl" / "seed0"
+    assert len(find_runs([sweep, seed0, seed0 / "metrics.csv"])) == 6
+
+
+def test_labels_carry_the_task_when_runs_span_tasks(tmp_path):
+    write_run(tmp_path / "a", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
+    write_run(tmp_path / "b", algo="wsrl", seed=0, rows=PRETRAINED_ROWS, task="walker2d-medium")
+    assert list(group_runs(find_runs([tmp_path]))) == ["hopper-medium/wsrl", "walker2d-medium/wsrl"]
+
+
+def test_mean_and_standard_error_by_hand():
+    mean, se, n = mean_se([10.0, 20.0, 40.0, None, math.nan])
+    assert n == 3
+    assert mean == pytest.approx(70 / 3)
+    # sample std: sqrt(((10-m)^2 + (20-m)^2 + (40-m)^2) / 2); s.e. = std / sqrt(3)
+    m = 70 / 3
+    assert se == pytest.approx(math.sqrt(((10 - m) ** 2 + (20 - m) ** 2 + (40 - m) ** 2) / 2) / math.sqrt(3))
+    assert math.isnan(mean_se([5.0])[1])
+    assert mean_se([]) == pytest.approx((math.nan, math.nan, 0), nan_ok=True)
+
+
+def test_timeline_starts_at_the_end_of_pretraining_and_later_rows_win(sweep):
+    run = find_runs([sweep / "hopper-medium" / "wsrl" / "seed0"])[0]
+    assert run.timeline["score"] == {0: 40.0, 100: 42.0, 200: 20.0, 300: 50.0}
+    assert (run.after_pretraining, run.after_warmup, run.final) == (40.0, 41.0, 50.0)
+    assert run.score_at(0) == 40.0 and run.score_at(250) == 20.0 and run.score_at(10_000) == 50.0
+    scratch = find_runs([sweep / "hopper-medium" / "sac_scratch" / "seed0"])[0]
+    assert scratch.score_at(50) is None and scratch.after_pretraining is None and scratch.after_warmup is None
+
+
+def test_aggregate_skips_unmeasured_points(sweep):
+    runs = group_runs(find_runs([sweep]))["wsrl"]
+    steps, mean, se = aggregate(runs, "q_online")  # not measured at the end of pre-training
+    assert steps.tolist() == [100, 200, 300]
+    assert mean.tolist() == pytest.approx([7.1, 9.5, 8.5])
+    assert se.tolist() == pytest.approx([0.0, 0.0, 0.0])
+    steps, mean, se = aggregate(runs, "score")
+    assert steps.tolist() == [0, 100, 200, 300]
+    shifts = list(SEED_SHIFT.values())
+    assert mean[2] == pytest.approx(20.0 + sum(shifts) / 3)
+    assert se[2] == pytest.approx(mean_se(shifts)[1])
+
+
+def test_table_values(sweep):
+    table = score_table(group_runs(find_runs([sweep])), steps=[0, 150])
+    lines = table.splitlines()
+    assert lines[0] == "| algorithm | n | after pre-training | after warmup | env step 0 | env step 150 | final | wall time (min) |"
+    se = mean_se(list(SEED_SHIFT.values()))[1]  # every score is a constant plus the seed's shift
+    m = sum(SEED_SHIFT.values()) / 3
+    assert lines[2] == f"| sac_scratch | 3 | n/a | n/a | n/a | {5 + m:.1f} ± {se:.1f} | {9 + m:.1f} ± {se:.1f} | 3.0 ± 0.0 |"
+    assert lines[3] == (
+        f"| wsrl | 3 | {40 + m:.1f} ± {se:.1f} | {41 + m:.1f} ± {se:.1f} | {40 + m:.1f} ± {se:.1f} | "
+        f"{42 + m:.1f} ± {se:.1f} | {50 + m:.1f} ± {se:.1f} | 6.0 ± 0.0 |"
+    )
+
+
+def test_a_cell_with_fewer_runs_says_so(tmp_path):
+    write_run(tmp_path / "s0", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
+    write_run(tmp_path / "s1", algo="wsrl", seed=1, rows=PRETRAINED_ROWS[:2])  # stopped after pre-training
+    row = score_table(group_runs(find_runs([tmp_path])), steps=[]).splitlines()[2]
+    assert row.split(" | ")[3] == "41.0 (n=1)"  # after warmup: only seed 0 got there
+
+
+def test_write_report_writes_pngs_and_table_and_refuses_to_overwrite(sweep, tmp_path, capsys):
+    out = tmp_path / "report"
+    written = write_report([sweep], out, steps=[200])
+    for name in ("score_curves.png", "q_diagnostics.png"):
+        assert written[name].read_bytes().startswith(b"\x89PNG")
+    assert "| wsrl | 3 |" in written["scores.md"].read_text()
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        write_report([sweep], out)
+    write_report([sweep], out, overwrite=True)
+    # default folder: the arguments' common folder; the CLI prints the table
+    main([str(sweep), "--steps", "0,200"])
+    assert (sweep / "scores.md").is_file()
+    assert "| env step 200 |" in capsys.readouterr().out
+
+
+def test_error_for_a_folder_without_runs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ReportError, match="no runs found"):
+        find_runs([tmp_path / "empty"])
+    with pytest.raises(ReportError, match="no such file"):
+        find_runs([tmp_path / "missing"])
+
+
+@pytest.mark.parametrize(
+    ("malformed", "message"),
+    [(("score", "high"), r"line 2, column 'score': 'high' is not a number"), (("phase", "offline"), r"line 2, column 'phase'")],
+)
+def test_error_names_the_file_line_and_column(tmp_path, malformed, message):
+    run = write_run(tmp_path / "run", algo="wsrl", seed=0, rows=PRETRAINED_ROWS, malformed=malformed)
+    with pytest.raises(ReportError, match=message) as error:
+        find_runs([tmp_path])
+    assert str(run / "metrics.csv") in str(error.value)
+
+
+def test_error_for_a_missing_column_or_config(tmp_path):
+    run = write_run(tmp_path / "run", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
+    text = (run / "metrics.csv").read_text()
+    (run / "metrics.csv").write_text(text.replace("q_online", "q_live", 1))
+    with pytest.raises(ReportError, match=r"metrics.csv: missing column\(s\) \['q_online'\]"):
+        find_runs([run])
+    (run / "config.yaml").unlink()
+    with pytest.raises(ReportError, match="no config.yaml"):
+        find_runs([run])
+
+
+def test_duplicate_seeds_and_config_differences(tmp_path):
+    write_run(tmp_path / "a", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
+    write_run(tmp_path / "b", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
+    with pytest.raises(ReportError, match="two runs of hopper-medium / wsrl / seed 0"):
+        find_runs([tmp_path])
+    (tmp_path / "b" / "config.yaml").write_text((tmp_path / "b" / "config.yaml").read_text().replace("seed: 0", "seed: 1").replace("online_steps: 300", "online_steps: 600"))
+    with pytest.warns(UserWarning, match=r"differ in config beyond the seed: \['train.online_steps'\]"):
+        group_runs(find_runs([tmp_path]))
+
+
+def test_cli_exits_with_a_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "no runs found" in capsys.readouterr().err

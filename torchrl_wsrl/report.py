@@ -1,0 +1,389 @@
+"""Compare runs: score curves, Q diagnostics and a score table, by algorithm over seeds.
+
+    python -m torchrl_wsrl.report runs/multirun/2026-01-01_12-00-00-000000 --steps 0,1000,2500
+    python -m torchrl_wsrl.report RUN_DIR [RUN_DIR ...] --out report/ [--overwrite]
+
+Each argument is a run directory (one ``metrics.csv`` and the ``config.yaml`` the trainer
+wrote next to it) or any folder above run directories, searched recursively. Runs are grouped
+by algorithm (``algo.name``; ``task/algo`` when several tasks are present) and every number is
+the mean and standard error over the group's seeds. Written to ``--out`` (default: the
+arguments' common folder):
+
+- ``score_curves.png``: normalized score (0-100) against online env steps, one line per
+  algorithm, mean +- s.e. shaded, the end of each algorithm's warmup marked.
+- ``q_diagnostics.png``: per algorithm, predicted Q against the MC return on the evaluation
+  episodes, and mean Q on online against offline transitions: the warmup is there to keep Q
+  from diverging at the switch to online training (WSRL doc, "The idea in one paragraph").
+- ``scores.md``: the score table (:func:`score_table`).
+
+The online timeline starts at env step 0 with the last pre-training evaluation, so "env step 0"
+is the end of pre-training; the warmup, if any, covers env steps ``(0, warmup_steps]``.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+from omegaconf import OmegaConf
+
+from torchrl_wsrl.plotting import read_metrics
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+PHASES = ("pretrain", "warmup", "online")
+# metrics.csv columns the report reads (the trainer writes more: see trainer.METRIC_COLUMNS).
+VALUE_COLUMNS = ("wall_time_s", "score", "q_pred", "q_mc_return", "q_online", "q_offline")
+REQUIRED_COLUMNS = ("phase", "env_step", *VALUE_COLUMNS)
+CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps")
+# Config entries expected to differ between runs of one algorithm.
+PER_RUN_KEYS = ("seed", "runs_root")
+REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
+
+
+class ReportError(ValueError):
+    """A run directory that cannot be reported on (no runs, malformed metrics or config)."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run: its identity from ``config.yaml`` and its evaluations from ``metrics.csv``.
+
+    ``timeline[column]`` maps online env steps to the column's values (NaN: not measured):
+    the last pre-training evaluation at env step 0, then the warmup and online evaluations.
+    Where two evaluations share an env step (the end-of-warmup one and a scheduled one) the
+    later row wins.
+    """
+
+    path: Path
+    algo: str
+    seed: int
+    task: str
+    warmup_steps: int  # env steps of warmup actually run: 0 without warmup
+    config: dict  # the flattened config.yaml, for consistency checks
+    after_pretraining: float | None
+    after_warmup: float | None
+    final: float
+    wall_time_s: float  # at the last evaluation, since the trainer started
+    timeline: dict[str, dict[int, float]]
+
+    @property
+    def group(self) -> tuple[str, str]:
+        return self.task, self.algo
+
+    def score_at(self, env_step: int) -> float | None:
+        """Score of the last evaluation at or before ``env_step`` online env steps (``None``
+        if the run has none: no pre-training and ``env_step`` before its first evaluation)."""
+        steps = [s for s in self.timeline["score"] if s <= env_step]
+        return self.timeline["score"][max(steps)] if steps else None
+
+
+def _number(value: str | None, path: Path, line: int, column: str) -> float:
+    if value is None:
+        raise ReportError(f"{path}: line {line} has fewer fields than the header (column {column!r} missing)")
+    if value == "":
+        return math.nan
+    try:
+        return float(value)
+    except ValueError:
+        raise ReportError(f"{path}: line {line}, column {column!r}: {value!r} is not a number") from None
+
+
+def _parse_metrics(path: Path) -> list[dict]:
+    """``metrics.csv`` rows with ``phase`` (str), ``env_step`` (int) and ``VALUE_COLUMNS``
+    (float, NaN where empty). Raises :class:`ReportError` naming the file, line and column."""
+    rows = read_metrics(path)
+    if not rows:
+        raise ReportError(f"{path}: no evaluation rows")
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows[0]]
+    if missing:
+        raise ReportError(f"{path}: missing column(s) {missing}; the header is {list(rows[0])}")
+    parsed = []
+    for line, row in enumerate(rows, start=2):  # line 1 is the header
+        if None in row:
+            raise ReportError(f"{path}: line {line} has more fields than the header")
+        if row["phase"] not in PHASES:
+            raise ReportError(f"{path}: line {line}, column 'phase': {row['phase']!r} is not one of {PHASES}")
+        env_step = _number(row["env_step"], path, line, "env_step")
+        if not env_step.is_integer():
+            raise ReportError(f"{path}: line {line}, column 'env_step': {row['env_step']!r} is not an integer")
+        values = {c: _number(row[c], path, line, c) for c in VALUE_COLUMNS}
+        if math.isnan(values["score"]):
+            raise ReportError(f"{path}: line {line}, column 'score' is empty")
+        parsed.append({"phase": row["phase"], "env_step": int(env_step), **values})
+    return parsed
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    out = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def load_run(run_dir: str | os.PathLike) -> Run:
+    """Read one run directory (``metrics.csv`` and ``config.yaml``).
+
+    Raises:
+        ReportError: a file is missing, ``metrics.csv`` is malformed (the message names the
+            file, line and column) or ``config.yaml`` lacks one of ``CONFIG_KEYS``.
+    """
+    run_dir = Path(run_dir)
+    config_path = run_dir / "config.yaml"
+    if not config_path.is_file():
+        raise ReportError(f"{run_dir}: has a metrics.csv but no config.yaml")
+    config = _flatten(OmegaConf.to_container(OmegaConf.load(config_path)))
+    missing = [k for k in CONFIG_KEYS if k not in config]
+    if missing:
+        raise ReportError(f"{config_path}: missing key(s) {missing}")
+    rows = _parse_metrics(run_dir / "metrics.csv")
+
+    pretrain = [r for r in rows if r["phase"] == "pretrain"]
+    warmup = [r for r in rows if r["phase"] == "warmup"]
+    online = pretrain[-1:] + [r for r in rows if r["phase"] != "pretrain"]
+    timeline = {c: {r["env_step"]: r[c] for r in online} for c in VALUE_COLUMNS}
+    return Run(
+        path=run_dir,
+        algo=str(config["algo.name"]),
+        seed=int(config["seed"]),
+        task=str(config["task.name"]),
+        warmup_steps=int(config["train.warmup_steps"]) if config["algo.warmup"] else 0,
+        config=config,
+        after_pretraining=pretrain[-1]["score"] if pretrain else None,
+        after_warmup=warmup[-1]["score"] if warmup else None,
+        final=rows[-1]["score"],
+        wall_time_s=rows[-1]["wall_time_s"],
+        timeline=timeline,
+    )
+
+
+def find_runs(paths: list[str | os.PathLike]) -> list[Run]:
+    """Every run under ``paths`` (run directories, folders above them searched recursively for
+    ``metrics.csv``, or ``metrics.csv`` files), each once, sorted by task, algorithm and seed.
+
+    Raises:
+        ReportError: a path does not exist or holds no run, or a run cannot be read; two runs
+            share task, algorithm and seed (they would count twice in the mean).
+    """
+    run_dirs: dict[Path, None] = {}
+    for path in map(Path, paths):
+        if not path.exists():
+            raise ReportError(f"{path}: no such file or directory")
+        metrics = sorted(path.rglob("metrics.csv")) if path.is_dir() else [path] if path.name == "metrics.csv" else []
+        found = [p.parent.resolve() for p in metrics]
+        if not found:
+            raise ReportError(f"{path}: no runs found (no metrics.csv in it or below it)")
+        run_dirs.update(dict.fromkeys(found))
+    runs = sorted(map(load_run, run_dirs), key=lambda r: (r.task, r.algo, r.seed))
+    seen: dict[tuple, Path] = {}
+    for run in runs:
+        key = (*run.group, run.seed)
+        if key in seen:
+            raise ReportError(
+                f"two runs of {run.task} / {run.algo} / seed {run.seed}: {seen[key]} and {run.path}; "
+                "pass the directories of one of them only"
+            )
+        seen[key] = run.path
+    return runs
+
+
+def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
+    """Runs by algorithm, labelled ``algo`` (or ``task/algo`` when the runs span several tasks),
+    in order of first appearance. Warns when runs of one group differ in config beyond
+    ``PER_RUN_KEYS`` (they would not be seeds of one experiment)."""
+    several_tasks = len({r.task for r in runs}) > 1
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(f"{run.task}/{run.algo}" if several_tasks else run.algo, []).append(run)
+    for label, members in groups.items():
+        keys = set().union(*(r.config for r in members)) - set(PER_RUN_KEYS)
+        differ = sorted(k for k in keys if len({repr(r.config.get(k)) for r in members}) > 1)
+        if differ:
+            warnings.warn(f"runs of {label} differ in config beyond the seed: {differ}", stacklevel=2)
+    return groups
+
+
+def mean_se(values: list[float | None]) -> tuple[float, float, int]:
+    """Mean, standard error ``std(ddof=1) / sqrt(n)`` and ``n`` of the values that are not
+    ``None`` / NaN; the s.e. is NaN for ``n < 2``, and ``(nan, nan, 0)`` for no values."""
+    x = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if x.size == 0:
+        return math.nan, math.nan, 0
+    se = x.std(ddof=1) / math.sqrt(x.size) if x.size > 1 else math.nan
+    return float(x.mean()), float(se), int(x.size)
+
+
+def aggregate(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(env_steps, mean, se)`` of ``column`` over ``runs``, at every env step where at least
+    one run measured it, each ``[T]`` (s.e. NaN where only one run did)."""
+    steps = sorted({s for r in runs for s, v in r.timeline[column].items() if not math.isnan(v)})
+    stats = [mean_se([r.timeline[column].get(s) for r in runs]) for s in steps]
+    return np.array(steps, dtype=int), np.array([m for m, _, _ in stats]), np.array([e for _, e, _ in stats])
+
+
+def _cell(values: list[float | None], n_runs: int) -> str:
+    mean, se, n = mean_se(values)
+    if n == 0:
+        return "n/a"
+    text = f"{mean:.1f}" if n == 1 else f"{mean:.1f} ± {se:.1f}"
+    return text if n == n_runs else f"{text} (n={n})"
+
+
+def score_table(groups: dict[str, list[Run]], steps: list[int] = ()) -> str:
+    """Markdown table of normalized scores, one row per algorithm: after pre-training, after
+    the warmup, at each of ``steps`` (online env steps; each run's last evaluation at or before
+    it), at the end, and the wall time to the last evaluation (minutes). Cells are
+    ``mean ± s.e.`` over seeds; ``(n=k)`` flags a cell with fewer runs than the row's ``n``."""
+    header = ["algorithm", "n", "after pre-training", "after warmup", *(f"env step {s}" for s in steps), "final", "wall time (min)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, runs in groups.items():
+        n = len(runs)
+        cells = [
+            label,
+            str(n),
+            _cell([r.after_pretraining for r in runs], n),
+            _cell([r.after_warmup for r in runs], n),
+            *(_cell([r.score_at(s) for r in runs], n) for s in steps),
+            _cell([r.final for r in runs], n),
+            _cell([r.wall_time_s / 60 for r in runs], n),
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# Curves: {group label: {column: (env_steps [T], mean [T], se [T])}} from :func:`aggregate`;
+# warmups: {group label: warmup env steps, 0 for none}.
+Curves = dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
+
+def _colors(labels) -> dict[str, str]:
+    return {label: f"C{i % 10}" for i, label in enumerate(labels)}
+
+
+def _band(ax, curve, color: str, label: str | None, linestyle: str = "-", marker: str = "o") -> None:
+    """Mean line with a +-s.e. band (no band where a single run measured the point)."""
+    steps, mean, se = curve
+    if steps.size == 0:
+        return
+    ax.plot(steps, mean, linestyle=linestyle, marker=marker, markersize=3, color=color, label=label)
+    ax.fill_between(steps, mean - np.nan_to_num(se), mean + np.nan_to_num(se), color=color, alpha=0.2, linewidth=0)
+
+
+def plot_scores(curves: Curves, warmups: dict[str, int], path: Path, *, title: str) -> Path:
+    """Normalized score against online env steps, one line per group (mean +- s.e. over seeds);
+    a dotted vertical line in the group's colour where its warmup ends."""
+    colors = _colors(curves)
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for label, columns in curves.items():
+        _band(ax, columns["score"], colors[label], label)
+        if warmups[label]:
+            ax.axvline(warmups[label], color=colors[label], linestyle=":", linewidth=1.5)
+    ax.set(title=f"{title}: online fine-tuning (dotted: end of warmup)", xlabel="online env steps (0 = end of pre-training)", ylabel="normalized score (mean ± s.e. over seeds)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_q_diagnostics(curves: Curves, warmups: dict[str, int], path: Path, *, title: str) -> Path:
+    """One column per group. Top: mean predicted Q (mean over critics) on the evaluation
+    episodes against their MC return. Bottom: mean Q on online-buffer transitions against
+    offline-data transitions. Both in scaled-reward units, mean +- s.e. over seeds, warmup
+    shaded."""
+    colors = _colors(curves)
+    fig, axes = plt.subplots(2, len(curves), figsize=(4.5 * len(curves), 7), sharex="col", sharey="row", squeeze=False)
+    for (label, columns), (ax_eval, ax_data) in zip(curves.items(), axes.T):
+        color = colors[label]
+        _band(ax_eval, columns["q_pred"], color, "predicted Q")
+        _band(ax_eval, columns["q_mc_return"], "black", "MC return", linestyle="--", marker="s")
+        _band(ax_data, columns["q_online"], color, "Q on online data")
+        _band(ax_data, columns["q_offline"], "gray", "Q on offline data", linestyle="--", marker="s")
+        for ax in (ax_eval, ax_data):
+            if warmups[label]:
+                ax.axvspan(0, warmups[label], color="tab:orange", alpha=0.15, label="warmup")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=7)
+        ax_eval.set_title(label)
+        ax_data.set_xlabel("online env steps (0 = end of pre-training)")
+    axes[0, 0].set_ylabel("evaluation episodes: Q vs MC return")
+    axes[1, 0].set_ylabel("replay data: mean Q")
+    fig.suptitle(f"{title}: Q diagnostics (mean ± s.e. over seeds)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None = None, *, steps: list[int] = (), overwrite: bool = False) -> dict[str, Path]:
+    """Find the runs under ``paths``, then write ``REPORT_FILES`` into ``out`` (default: the
+    common folder of ``paths``). Returns ``{file name: path}``.
+
+    Raises:
+        ReportError: see :func:`find_runs`. FileExistsError: a report file exists in ``out``
+            and ``overwrite`` is False (nothing is written then).
+    """
+    runs = find_runs(paths)
+    if out is None:
+        folders = [p if p.is_dir() else p.parent for p in (Path(p).resolve() for p in paths)]
+        out = os.path.commonpath(folders)
+    out = Path(out)
+    targets = {name: out / name for name in REPORT_FILES}
+    existing = [str(p) for p in targets.values() if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(f"report files exist already: {existing}; pass --overwrite to replace them")
+    groups = group_runs(runs)
+    tasks = sorted({r.task for r in runs})
+    out.mkdir(parents=True, exist_ok=True)
+    targets["scores.md"].write_text(
+        f"# Normalized score (0-100) on {', '.join(tasks)}\n\n"
+        f"{len(runs)} runs. Cells: mean ± standard error over seeds. \"env step N\": each run's last "
+        "evaluation at or before N online env steps (warmup included; env step 0 is the end of "
+        "pre-training). Final: each run's last evaluation. Wall time: from the start of the run to "
+        "its last evaluation.\n\n"
+        + score_table(groups, steps)
+        + "\nRuns:\n" + "".join(f"- {r.path}\n" for r in runs)
+    )
+    curves = {
+        label: {column: aggregate(members, column) for column in VALUE_COLUMNS[1:]}
+        for label, members in groups.items()
+    }
+    warmups = {label: max(r.warmup_steps for r in members) for label, members in groups.items()}
+    plot_scores(curves, warmups, targets["score_curves.png"], title=", ".join(tasks))
+    plot_q_diagnostics(curves, warmups, targets["q_diagnostics.png"], title=", ".join(tasks))
+    return targets
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m torchrl_wsrl.report", description=__doc__.split("\n")[0])
+    parser.add_argument("paths", nargs="+", metavar="RUN_DIR", help="run directories or folders above them")
+    parser.add_argument("--out", help="folder for the report files (default: the paths' common folder)")
+    parser.add_argument("--steps", default="", help="comma-separated online env steps for table columns, e.g. 0,1000,5000")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing report files")
+    args = parser.parse_args(argv)
+    try:
+        steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--steps takes comma-separated integers, got {args.steps!r}")
+    try:
+        written = write_report(args.paths, args.out, steps=steps, overwrite=args.overwrite)
+    except (ReportError, FileExistsError) as error:
+        parser.exit(2, f"error: {error}\n")
+    sys.stdout.write(written["scores.md"].read_text())
+    print("\nwrote " + ", ".join(str(p) for p in written.values()))
+
+
+if __name__ == "__main__":
+    main()
