@@ -70,6 +70,9 @@ def test_offline_ratio_mixes_exact_fractions():
     assert (sample["observation"][sample["source"] == SOURCE_OFFLINE] >= 1000).all()
     assert (sample["collected_at"][sample["source"] == SOURCE_OFFLINE] == -1).all()
     assert len(storage) == 10  # offline data never enters the online storage
+    # shuffled, so that every UTD minibatch mixes both sources
+    per_quarter = (sample["source"] == SOURCE_OFFLINE).reshape(4, 16).sum(1)
+    assert 0 < per_quarter.min() and per_quarter.max() < 16
 
 
 def test_bad_ratios():

@@ -58,7 +58,7 @@ def test_wsrl_three_phases_end_to_end(tmp_path, dataset):
     rows = read_rows(run_dir)
     assert [(r["phase"], r["grad_step"], r["env_step"]) for r in rows] == [
         ("pretrain", "10", "0"), ("pretrain", "20", "0"), ("warmup", "0", "20"),
-        ("online", "40", "30"), ("online", "160", "60"),
+        ("online", "44", "30"), ("online", "164", "60"),  # first UTD block at env step 20
     ]
     assert rows[2]["loss_qvalue"] == ""  # no gradient step during the warmup
     assert rows[-1]["q_online"] != "" and rows[-1]["q_offline"] != ""

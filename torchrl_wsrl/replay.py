@@ -113,6 +113,12 @@ class OnlineReplay(NamedTuple):
     online_storage: LazyTensorStorage
 
 
+def _shuffle(batch: TensorDictBase) -> TensorDictBase:
+    # OfflineToOnlineReplayBuffer returns [offline..., online...]; the update step slices the
+    # batch into UTD minibatches, each of which must mix both sources at the same ratio.
+    return batch[torch.randperm(batch.shape[0], device=batch.device)]
+
+
 def make_replay_buffer(
     *,
     capacity: int,
@@ -140,8 +146,10 @@ def make_replay_buffer(
         return OnlineReplay(ReplayBuffer(storage=storage, batch_size=batch_size, transform=warmup), warmup, storage)
     if offline_data is None:
         raise ValueError("offline_ratio > 0 needs offline_data")
-    offline = ReplayBuffer(storage=LazyTensorStorage(offline_data.numel(), device=device), batch_size=batch_size)
+    offline = ReplayBuffer(storage=LazyTensorStorage(offline_data.numel(), device=device))
     offline.extend(WarmupReplayTransform(0, source=SOURCE_OFFLINE).inv(offline_data.select(*TRANSITION_KEYS).clone()))
-    mixed = OfflineToOnlineReplayBuffer(offline, online_storage=storage, offline_fraction=offline_ratio, batch_size=batch_size)
+    mixed = OfflineToOnlineReplayBuffer(
+        offline, online_storage=storage, offline_fraction=offline_ratio, batch_size=batch_size, transform=_shuffle
+    )
     mixed.online_buffer.append_transform(warmup)
     return OnlineReplay(mixed, warmup, storage)

@@ -173,6 +173,7 @@ class Trainer:
         )
         update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio)
         metrics = score = None
+        gradient_steps = 0
         progress = tqdm(total=t.online_steps, desc="online (env steps)", mininterval=2)
         for env_step, data in enumerate(collector, start=1):
             buffer.extend(as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias))
@@ -182,8 +183,9 @@ class Trainer:
                 score = self.summary.after_warmup = self._evaluate("warmup", 0, env_step, None, online_storage)
             if warmup.warmup_complete:
                 metrics = update(buffer.sample())
+                gradient_steps += t.utd_ratio
             if env_step > self.warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
-                score = self._evaluate("online", (env_step - self.warmup_steps) * t.utd_ratio, env_step, metrics, online_storage)
+                score = self._evaluate("online", gradient_steps, env_step, metrics, online_storage)
                 progress.set_postfix(score=f"{score:.1f}")
             progress.update(1)
         progress.close()
