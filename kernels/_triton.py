@@ -53,9 +53,10 @@ def check_launchable(*tensors: torch.Tensor) -> None:
 
 
 def dot_precision() -> str:
-    """``tl.dot`` precision following ``torch.set_float32_matmul_precision``, so that TF32 stays
-    an explicit opt-in as it is for the eager matmuls."""
-    return "ieee" if torch.get_float32_matmul_precision() == "highest" else "tf32"
+    """``tl.dot`` precision following PyTorch's CUDA float32 matmul setting, so that TF32 stays
+    an explicit opt-in as it is for the eager matmuls (``allow_tf32``,
+    ``set_float32_matmul_precision`` and ``fp32_precision`` all set the value read here)."""
+    return "tf32" if torch.backends.cuda.matmul.fp32_precision == "tf32" else "ieee"
 
 
 def autotune_configs(interpreted: dict, compiled: list[tuple[dict, int, int]]) -> list:

@@ -11,6 +11,7 @@ batched GEMMs, ``dW = x^T dz`` and ``dX = dz W^T`` (summed over critics when x i
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from ._triton import HAS_TRITON, autotune_configs, check_launchable, dot_precision, tl, triton
 
@@ -54,14 +55,31 @@ def ensemble_layer_reference(x, weight, bias, ln_weight, ln_bias, eps=1e-6):
     x = x.expand(num_critics, batch, in_features)
     pre_activation = torch.baddbmm(bias[:, None, :], x, weight)
     normalized = F.layer_norm(pre_activation, (out_features,), eps=eps)
-    return torch.relu(normalized * ln_weight[:, None, :] + ln_bias[:, None, :])
+    return _relu(normalized * ln_weight[:, None, :] + ln_bias[:, None, :])
+
+
+def _relu(h):
+    """``relu(h)``, with ReLU's gradient (0 at 0), in the form that runs fastest eager and compiled.
+
+    Compiled, inductor saves ``torch.relu``'s backward mask as a bool tensor, and its CPU code
+    stores bool vectors ~35x slower than float ones (torch 2.13, [10, 256, 256]: 9.5 ms against
+    0.26 ms); from ``where`` the backward recomputes the mask from saved floats instead, and a
+    10-critic 2x256 forward + backward drops from 29 ms to 18 ms. Eager, ``relu`` is fastest
+    (0.7 ms forward + backward against 5 ms for ``where``).
+    """
+    if torch.compiler.is_compiling():
+        return torch.where(h > 0, h, 0.0)
+    return torch.relu(h)
 
 
 def ensemble_layer_triton(x, weight, bias, ln_weight, ln_bias, eps=1e-6):
     """Fused Triton ensemble layer, forward and backward; matches :func:`ensemble_layer_reference`.
 
     Args and returns as :func:`ensemble_layer_reference`, float32 only, ``out <= 1024``. The
-    gradient of a shared ``[B, in]`` x is summed over the critics.
+    gradient of a shared ``[B, in]`` x is summed over the critics. The launchers are registered
+    as the custom ops ``torchrl_wsrl::ensemble_layer_forward`` / ``_backward``, so
+    ``torch.compile`` keeps them as opaque calls in its graphs (no graph break) and CUDA graphs
+    capture their launches.
 
     Raises:
         ValueError: on inconsistent shapes or ``out > 1024``.
@@ -73,32 +91,70 @@ def ensemble_layer_triton(x, weight, bias, ln_weight, ln_bias, eps=1e-6):
         raise ValueError(f"weight has {weight.shape[2]} out features, the kernel takes <= {_MAX_OUT_FEATURES}")
     check_launchable(x, weight, bias, ln_weight, ln_bias)
     inputs = (x, weight, bias, ln_weight, ln_bias)
-    if torch.is_grad_enabled() and any(t.requires_grad for t in inputs):
-        return _EnsembleLayer.apply(*inputs, eps)
     # Target critics run under no_grad: skip writing the statistics only a backward would read.
-    return _launch_forward(*inputs, eps, save_stats=False)[0]
+    save_stats = torch.is_grad_enabled() and any(t.requires_grad for t in inputs)
+    return _forward_op(*inputs, eps, save_stats)[0]
 
 
-class _EnsembleLayer(torch.autograd.Function):
-    # Saves the normalized pre-activation xhat and rstd rather than recomputing them: recomputing
-    # would rerun the x @ W GEMM, the dominant cost, to spare one [E, B, out] buffer, which is
-    # cheap at critic sizes. The ReLU mask comes from the saved output, which the next layer keeps
-    # alive as its input anyway.
-    @staticmethod
-    def forward(ctx, x, weight, bias, ln_weight, ln_bias, eps):
-        out, xhat, rstd = _launch_forward(x, weight, bias, ln_weight, ln_bias, eps, save_stats=True)
-        ctx.save_for_backward(x, weight, ln_weight, out, xhat, rstd)
-        return out
+@torch.library.custom_op("torchrl_wsrl::ensemble_layer_forward", mutates_args=())
+def _forward_op(
+    x: Tensor, weight: Tensor, bias: Tensor, ln_weight: Tensor, ln_bias: Tensor, eps: float, save_stats: bool
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``(out [E, B, out], xhat [E, B, out], rstd [E, B])``; without ``save_stats`` the last two
+    are empty (a custom op returns a fixed number of tensors)."""
+    out, xhat, rstd = _launch_forward(x, weight, bias, ln_weight, ln_bias, eps, save_stats)
+    if not save_stats:
+        xhat, rstd = out.new_empty(0), out.new_empty(0)
+    return out, xhat, rstd
 
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight, ln_weight, out, xhat, rstd = ctx.saved_tensors
-        needs_x, needs_weight = ctx.needs_input_grad[:2]
-        grad_pre = _launch_backward_rows(grad_out, out, xhat, rstd, ln_weight)
-        grad_bias, grad_ln_weight, grad_ln_bias = _launch_backward_params(grad_out, out, xhat, grad_pre)
-        grad_weight = _launch_backward_weight(x, grad_pre) if needs_weight else None
-        grad_x = _launch_backward_input(grad_pre, weight, x) if needs_x else None
-        return grad_x, grad_weight, grad_bias, grad_ln_weight, grad_ln_bias, None
+
+@_forward_op.register_fake
+def _(x, weight, bias, ln_weight, ln_bias, eps, save_stats):
+    num_critics, batch, out_features = weight.shape[0], x.shape[-2], weight.shape[2]
+    out = x.new_empty(num_critics, batch, out_features)
+    if not save_stats:
+        return out, x.new_empty(0), x.new_empty(0)
+    return out, torch.empty_like(out), x.new_empty(num_critics, batch)
+
+
+@torch.library.custom_op("torchrl_wsrl::ensemble_layer_backward", mutates_args=())
+def _backward_op(
+    grad_out: Tensor, x: Tensor, weight: Tensor, ln_weight: Tensor, out: Tensor, xhat: Tensor, rstd: Tensor,
+    needs_x: bool, needs_weight: bool,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """``(grad_x, grad_weight, grad_bias, grad_ln_weight, grad_ln_bias)``; ``grad_x`` and
+    ``grad_weight`` are empty unless asked for: the dX and dW GEMMs are most of the cost."""
+    grad_pre = _launch_backward_rows(grad_out, out, xhat, rstd, ln_weight)
+    grad_bias, grad_ln_weight, grad_ln_bias = _launch_backward_params(grad_out, out, xhat, grad_pre)
+    grad_weight = _launch_backward_weight(x, grad_pre) if needs_weight else x.new_empty(0)
+    grad_x = _launch_backward_input(grad_pre, weight, x) if needs_x else x.new_empty(0)
+    return grad_x, grad_weight, grad_bias, grad_ln_weight, grad_ln_bias
+
+
+@_backward_op.register_fake
+def _(grad_out, x, weight, ln_weight, out, xhat, rstd, needs_x, needs_weight):
+    grad_x = torch.empty_like(x, memory_format=torch.contiguous_format) if needs_x else x.new_empty(0)
+    grad_weight = torch.empty_like(weight, memory_format=torch.contiguous_format) if needs_weight else x.new_empty(0)
+    return grad_x, grad_weight, *(torch.empty_like(ln_weight, memory_format=torch.contiguous_format) for _ in range(3))
+
+
+# Saves the normalized pre-activation xhat and rstd rather than recomputing them: recomputing
+# would rerun the x @ W GEMM, the dominant cost, to spare one [E, B, out] buffer, which is cheap
+# at critic sizes. The ReLU mask comes from the saved output, which the next layer keeps alive as
+# its input anyway.
+def _setup_context(ctx, inputs, output):
+    x, weight, _, ln_weight, *_ = inputs
+    out, xhat, rstd = output
+    ctx.save_for_backward(x, weight, ln_weight, out, xhat, rstd)
+
+
+def _backward(ctx, grad_out, _grad_xhat, _grad_rstd):
+    needs_x, needs_weight = ctx.needs_input_grad[:2]
+    grad_x, grad_weight, *grad_params = _backward_op(grad_out, *ctx.saved_tensors, needs_x, needs_weight)
+    return (grad_x if needs_x else None), (grad_weight if needs_weight else None), *grad_params, None, None
+
+
+_forward_op.register_autograd(_backward, setup_context=_setup_context)
 
 
 def _x_strides(x):

@@ -22,16 +22,14 @@ def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importanc
     obs, next_obs = batch["observation"], batch["next", "observation"]
     with torch.no_grad():
         pi = actor.get_dist(TensorDict({"observation": obs}, [8]))
-        a_pi = pi.rsample((n,))
-        lp_pi = pi.log_prob(a_pi)
+        a_pi, lp_pi = pi.rsample_and_log_prob((n,))
         pi_next = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
-        a_next = pi_next.rsample((n,))
-        lp_next = pi_next.log_prob(a_next)
+        a_next, lp_next = pi_next.rsample_and_log_prob((n,))
     a_rand = torch.rand_like(a_pi) * 2 - 1
     # TD target (drawn after the proposals, as in the loss)
     with torch.no_grad():
         nd = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
-        na = nd.rsample((1,))[0]
+        na = nd.rsample_and_log_prob((1,))[0][0]
         with loss.target_qvalue_network_params.to_module(critic, preserve_module_state=False):
             nq = critic.q_values(next_obs, na).min(0).values
     y = batch["next", "reward"] + 0.99 * (~batch["next", "terminated"]).float() * nq

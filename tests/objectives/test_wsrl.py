@@ -29,7 +29,7 @@ def test_critic_loss_by_hand(batch):
 
     torch.manual_seed(3)
     dist = actor.get_dist(TensorDict({"observation": batch["next", "observation"]}, [8]))
-    next_action = dist.rsample((1,))[0]
+    next_action = dist.rsample_and_log_prob((1,))[0][0]
     with loss.target_qvalue_network_params.to_module(critic, preserve_module_state=False):
         next_q = critic.q_values(batch["next", "observation"], next_action)
     y = batch["next", "reward"] + 0.99 * (~batch["next", "terminated"]).float() * next_q.min(0).values
@@ -45,10 +45,10 @@ def test_actor_loss_by_hand(batch, reduction):
     loss_actor, log_prob = loss.actor_loss(batch)
     torch.manual_seed(5)
     dist = actor.get_dist(TensorDict({"observation": batch["observation"]}, [8]))
-    action = dist.rsample()
+    action, log_prob_ref = dist.rsample_and_log_prob()
     q = critic.q_values(batch["observation"], action)
     q = q.min(0).values if reduction == "min" else q.mean(0)
-    expected = (0.5 * dist.log_prob(action) - q.squeeze(-1)).mean()
+    expected = (0.5 * log_prob_ref - q.squeeze(-1)).mean()
     assert loss_actor.item() == pytest.approx(expected.item(), rel=1e-5)
     assert log_prob.shape == (8,)
 
@@ -189,3 +189,21 @@ def test_matches_torchrl_sacloss_when_configurations_coincide(batch):
     assert loss_actor.item() == pytest.approx(their_actor.mean().item(), rel=1e-4, abs=1e-5)
     assert log_prob.detach().numpy() == pytest.approx(metadata["log_prob"].detach().numpy(), rel=1e-4, abs=1e-5)
     assert ours.alpha_loss(log_prob).item() == pytest.approx(theirs.alpha_loss(metadata["log_prob"]).mean().item(), rel=1e-4, abs=1e-6)
+
+
+def test_log_prob_of_saturated_actions_scores_the_pre_tanh_draw(batch):
+    """Far in tanh's tail, ``log_prob(rsample())`` cannot recover the draw; the loss must score
+    the Normal draw itself: log N(u) - sum log(1 - tanh(u)^2)."""
+    loss, actor, _ = build()
+    with torch.no_grad():
+        head = actor.module[0].module.trunk[-1]
+        head.bias[:ACT] = 12.0  # loc = 12: tanh(u) rounds to 1 in float32
+    torch.manual_seed(0)
+    action, log_prob = loss._sample(batch["observation"])
+    dist = actor.get_dist(TensorDict({"observation": batch["observation"]}, [8]))
+    loc, scale = dist.loc, dist.scale
+    torch.manual_seed(0)
+    u = loc + scale * torch.randn_like(loc)
+    log_det = 2 * (torch.log(torch.tensor(2.0)) - u - torch.nn.functional.softplus(-2 * u))
+    expected = (torch.distributions.Normal(loc, scale).log_prob(u) - log_det).sum(-1)
+    torch.testing.assert_close(log_prob, expected, rtol=1e-4, atol=1e-3)

@@ -26,8 +26,8 @@ def _orthogonal_stack(num_members: int, fan_in: int, fan_out: int, gain: float) 
 def resolve_backend(backend: str) -> str:
     """Return the backend that will actually run.
 
-    ``"triton"`` falls back to ``"eager"`` with one warning when Triton or a GPU is missing
-    (``TRITON_INTERPRET=1`` counts as available: it runs the kernels on the CPU).
+    ``"triton"`` falls back to ``"eager"`` with one ``UserWarning`` when Triton or a GPU is
+    missing (``TRITON_INTERPRET=1`` counts as available: it runs the kernels on the CPU).
 
     Raises:
         ValueError: ``backend`` is not one of ``"eager"``, ``"triton"``.
@@ -42,6 +42,25 @@ def resolve_backend(backend: str) -> str:
         )
         return "eager"
     return backend
+
+
+def set_tf32(enabled: bool) -> None:
+    """The ``critic.tf32`` switch: let float32 matmuls on CUDA use TF32 (cuBLAS, inductor's and
+    the critic kernels' ``tl.dot``), or keep them IEEE float32 (the default).
+
+    TF32 keeps 10 mantissa bits: ~8x the matmul throughput on Ampere and later GPUs, ~1e-3
+    relative error. JAX defaults to it on GPUs, so compare timings at one stated precision
+    (WSRL doc). No effect on CPU matmuls. Read it back with :func:`tf32_enabled`.
+    """
+    # The legacy flag, not ``fp32_precision``: setting the new API makes the legacy getters,
+    # which libraries still read, raise.
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+
+
+def tf32_enabled() -> bool:
+    """Whether CUDA float32 matmuls may use TF32 (readable whichever API set it)."""
+    return torch.backends.cuda.matmul.fp32_precision == "tf32"
 
 
 class EnsembleMLP(nn.Module):
@@ -92,12 +111,23 @@ class EnsembleMLP(nn.Module):
         self.head_weight = nn.Parameter(_orthogonal_stack(num_members, widths[-1], out_features, head_gain))
         self.head_bias = nn.Parameter(torch.zeros(num_members, out_features))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        """``[N, in]`` or ``[E, N, in]`` -> ``[E, N, out_features]``.
+
+        ``members``: optional index ``[S]`` (int64, on the parameters' device) of the members to
+        evaluate, in that order, repeats allowed; the output is then ``[S, N, out_features]``
+        (and an ``[E, N, in]`` input must be ``[S, N, in]``). Evaluating only the S members a
+        TD target reads saves (E - S) / E of its cost.
+        """
         layer = ensemble_layer_triton if self.backend == "triton" else ensemble_layer_reference
+
+        def pick(param: torch.Tensor) -> torch.Tensor:
+            return param if members is None else param.index_select(0, members)
+
         h = x
         for w, b, g, beta in zip(self.weights, self.biases, self.ln_weights, self.ln_biases):
-            h = layer(h, w, b, g, beta, self.ln_eps)
-        return torch.baddbmm(self.head_bias.unsqueeze(1), h, self.head_weight)
+            h = layer(h, pick(w), pick(b), pick(g), pick(beta), self.ln_eps)
+        return torch.baddbmm(pick(self.head_bias).unsqueeze(1), h, pick(self.head_weight))
 
 
 class EnsembleQCritic(TensorDictModuleBase):
@@ -143,8 +173,17 @@ class EnsembleQCritic(TensorDictModuleBase):
             backend=backend,
         )
 
-    def q_values(self, observation: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """Q-values of every critic: ``[*B, obs] x [*B, act] -> [E, *B, 1]``."""
+    def q_values(
+        self, observation: torch.Tensor, action: torch.Tensor, critics: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Q-values of every critic: ``[*B, obs] x [*B, act] -> [E, *B, 1]``.
+
+        ``critics``: optional index ``[S]`` of the critics to evaluate (e.g. the target subset,
+        drawn on the device); the output is then ``[S, *B, 1]``, row i the critic ``critics[i]``.
+
+        Raises:
+            ValueError: the batch shapes of ``observation`` and ``action`` differ.
+        """
         if observation.shape[:-1] != action.shape[:-1]:
             raise ValueError(
                 f"observation batch shape {tuple(observation.shape[:-1])} does not match "
@@ -152,7 +191,8 @@ class EnsembleQCritic(TensorDictModuleBase):
             )
         batch_shape = observation.shape[:-1]
         x = torch.cat([observation, action], dim=-1).reshape(-1, observation.shape[-1] + action.shape[-1])
-        return self.net(x).reshape(self.num_critics, *batch_shape, 1)
+        num_critics = self.num_critics if critics is None else critics.shape[0]
+        return self.net(x, critics).reshape(num_critics, *batch_shape, 1)
 
     def forward(self, tensordict: TensorDictBase) -> TensorDictBase:
         q = self.q_values(tensordict.get(self.in_keys[0]), tensordict.get(self.in_keys[1]))

@@ -9,13 +9,13 @@ from tensordict import TensorDict, TensorDictBase
 from tensordict.nn import TensorDictModule
 from tensordict.utils import NestedKey
 from torch import nn
+from torchrl.modules.distributions.utils import rsample_and_log_prob
 from torchrl.objectives import LossModule, ValueEstimators
 
 from torchrl_wsrl.modules.critic import EnsembleQCritic
 from torchrl_wsrl.objectives.functional import (
     draw_critic_subset,
     max_target_backup,
-    subsampled_min,
     td_target,
 )
 
@@ -157,16 +157,21 @@ class WSRLLoss(LossModule):
         return self.actor_network.get_dist(TensorDict({self.tensor_keys.observation: observation}, observation.shape[:-1]))
 
     def _sample(self, observation: torch.Tensor, num_samples: int | None = None):
-        """Reparameterised actions and log-densities: ``[*n, B, act]``, ``[*n, B]``."""
-        dist = self._policy(observation)
-        action = dist.rsample(() if num_samples is None else (num_samples,))
-        return action, dist.log_prob(action)
+        """Reparameterised actions and log-densities: ``[*n, B, act]``, ``[*n, B]``.
 
-    def _q_with(self, params: TensorDictBase, observation: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        The log-density scores the pre-tanh Normal draw itself: inverting ``tanh`` of a
+        saturated action (``log_prob(rsample())``) returns a wrong score and wrong gradients.
+        """
+        dist = self._policy(observation)
+        return rsample_and_log_prob(dist, () if num_samples is None else (num_samples,))
+
+    def _q_with(
+        self, params: TensorDictBase, observation: torch.Tensor, action: torch.Tensor, critics: torch.Tensor | None = None
+    ) -> torch.Tensor:
         # preserve_module_state=False: swap plain tensors in, instead of wrapping them in new
         # Parameters that would track gradients (and turn the target buffers into Parameters).
         with params.to_module(self.qvalue_network, preserve_module_state=False):
-            return self.qvalue_network.q_values(observation, action)
+            return self.qvalue_network.q_values(observation, action, critics)
 
     @torch.no_grad()
     def next_value(self, tensordict: TensorDictBase) -> torch.Tensor:
@@ -174,9 +179,10 @@ class WSRLLoss(LossModule):
         next_obs = tensordict.get(("next", self.tensor_keys.observation))
         n = self.num_target_actions
         next_action, next_log_prob = self._sample(next_obs, n)
-        q = self._q_with(self.target_qvalue_network_params, next_obs.expand(n, *next_obs.shape), next_action)  # [E, n, B, 1]
-        index = draw_critic_subset(self.num_critics, self.subsample_size, replace=self.subsample_replace, device=q.device)
-        value = subsampled_min(q, index)  # [n, B, 1]
+        index = draw_critic_subset(self.num_critics, self.subsample_size, replace=self.subsample_replace, device=next_obs.device)
+        # Only the drawn critics are evaluated: subsampled_min(Q_all, index) at S/E of the cost.
+        q = self._q_with(self.target_qvalue_network_params, next_obs.expand(n, *next_obs.shape), next_action, index)  # [S, n, B, 1]
+        value = q.amin(dim=0)  # [n, B, 1]
         if self.backup_entropy:
             value = value - self.alpha * next_log_prob.unsqueeze(-1)
         return max_target_backup(value)

@@ -1,0 +1,56 @@
+"""Settings of the benchmark runs (``pytest benchmarks``; the default test run collects only
+``tests/``): CPU threads, IEEE float32 (TF32 off), and what the JSON report records about the
+machine. Environment variables: see common.py."""
+import os
+import platform
+import subprocess
+
+import pytest
+import torch
+import torch._dynamo
+import torch._inductor.config
+
+from common import QUICK, THREADS
+from torchrl_wsrl.modules.critic import set_tf32, tf32_enabled
+
+torch.set_num_threads(THREADS)
+set_tf32(False)
+# Build inductor's C++ kernels in this process: on a 2-core machine a pool of compile workers
+# costs more than it saves. Compilation time only, not the timed calls.
+torch._inductor.config.compile_threads = 1
+
+
+def _cpu_model() -> str:
+    try:
+        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return platform.processor()
+    return next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "")
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    import tensordict
+    import torchrl
+
+    machine_info["wsrl"] = {
+        "cpu_model": _cpu_model(),
+        "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "torch": torch.__version__,
+        "torchrl": torchrl.__version__,
+        "tensordict": tensordict.__version__,
+        "threads": torch.get_num_threads(),
+        "tf32": tf32_enabled(),
+        "quick": QUICK,
+        # glibc malloc tunables (see RESULTS.md): they change the cost of large allocations.
+        "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
+        "load_average_at_end": os.getloadavg(),
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_compile_caches():
+    """Each benchmark compiles from scratch: the compiled closures of different benchmarks share
+    one code object, and dynamo's per-code cache would otherwise fill up and fall back to eager."""
+    torch._dynamo.reset()
+    yield
+    torch._dynamo.reset()
