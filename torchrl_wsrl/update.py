@@ -6,12 +6,12 @@ batch (WSRL doc, Phase 3). Offline pre-training is the same block with ``utd_rat
 Cal-QL loss. Nothing here reads a tensor value on the host, so ``torch.compile`` and CUDA graphs
 wrap the pieces as they are (``UpdateStep(compile=..., cudagraphs=...)``), LeanRL-style.
 
-What is compiled, and why (measured with 1 thread on a 2-core AMD EPYC, hopper sizes, 10
-critics 2x256; figures in benchmarks/RESULTS.md):
+What is compiled, and why (measured on a 2-core AMD EPYC, 1 thread unless said, hopper sizes,
+10 critics 2x256; figures in benchmarks/RESULTS.md):
 
 - The losses, forward and (through AOTAutograd) backward, with ``fullgraph=True``: no graph
-  break, one graph per loss, and the LayerNorm / ReLU / CQL element-wise chains fused (the
-  online block 190 -> 140 ms, the Cal-QL update 1.4 -> 0.84 s).
+  break, one graph per loss, and the LayerNorm / ReLU / CQL element-wise chains fused (with 2
+  threads: the online block 99 -> 82 ms, the Cal-QL update 485 -> 293 ms).
 - Not the optimizer steps. ``fused=True`` Adam steps all critic tensors in 0.4 ms on the CPU,
   against 1.1 ms compiled (plus ~12 s of compilation per optimizer) and 7.9 ms for the default
   for-loop Adam; on CUDA it is one multi-tensor kernel, capturable in a CUDA graph. Compiling
@@ -75,8 +75,9 @@ class UpdateStep:
             multiple of it (1024 -> 4 x 256).
         tau: Polyak coefficient of the target critics (0.005), applied after every critic step.
         compile: compile the losses with ``torch.compile(fullgraph=True)`` (see the module
-            docstring for what is compiled and why). The first call compiles (~20 s on a
-            2-core CPU); later calls with batches of the same shapes do not recompile.
+            docstring for what is compiled and why). The first call compiles (30-40 s on a
+            2-core CPU with a cold inductor cache); later calls with batches of the same
+            shapes do not recompile.
         compile_mode: ``torch.compile`` mode, e.g. ``"max-autotune-no-cudagraphs"``.
         cudagraphs: capture each critic step and the actor step as CUDA graphs with
             tensordict's ``CudaGraphModule`` (after 3 eager or compiled warm-up calls).
