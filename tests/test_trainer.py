@@ -97,7 +97,10 @@ def test_checkpoint_restores_calql_into_wsrl(tmp_path):
         save_checkpoint(path, pre, pre_opt)
 
     online, online_opt = agent(cfg, regularized=False)
+    for group in online_opt["critic"].param_groups:  # as a cudagraphs run builds them
+        group["capturable"] = True
     restore(online, online_opt, load_checkpoint(path), source=str(path))
+    assert all(group["capturable"] for group in online_opt["critic"].param_groups)
     for name in ("qvalue_network_params", "target_qvalue_network_params", "actor_network_params"):
         torch.testing.assert_close(getattr(online, name).data, getattr(pre, name).data)
 

@@ -113,4 +113,9 @@ def restore(loss: WSRLLoss, optimizers: dict, checkpoint: dict, *, source: str, 
     names = POLICY_OPTIMIZERS if policy_only else optimizers.keys()
     for name in names:
         if name in checkpoint["optimizers"] and name in optimizers:
-            optimizers[name].load_state_dict(checkpoint["optimizers"][name])
+            optimizer = optimizers[name]
+            # Adam's state_dict carries its flags: keep this run's ``capturable`` (CUDA graphs).
+            capturable = [group["capturable"] for group in optimizer.param_groups]
+            optimizer.load_state_dict(checkpoint["optimizers"][name])
+            for group, flag in zip(optimizer.param_groups, capturable):
+                group["capturable"] = flag

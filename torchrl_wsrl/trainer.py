@@ -24,6 +24,7 @@ from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_pol
 from torchrl_wsrl.data.sources import load_task_dataset
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.evaluation import evaluate
+from torchrl_wsrl.modules.critic import set_tf32
 from torchrl_wsrl.plotting import plot_run
 from torchrl_wsrl.replay import as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
@@ -40,8 +41,7 @@ def configure_torch(cfg: DictConfig) -> None:
     default) and TF32 matmuls for the critic (``cfg.critic.tf32``)."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    torch.backends.cuda.matmul.allow_tf32 = cfg.critic.tf32
-    torch.backends.cudnn.allow_tf32 = cfg.critic.tf32
+    set_tf32(cfg.critic.tf32)
 
 
 class MetricsCSV:

@@ -8,7 +8,6 @@ from torchrl_wsrl.objectives.functional import (
     cql_penalty,
     draw_critic_subset,
     max_target_backup,
-    subsampled_min,
     td_target,
     uniform_log_density,
 )
@@ -20,13 +19,6 @@ def test_td_target_by_hand():
     next_value = torch.tensor([[10.0], [10.0]])
     y = td_target(reward, terminated, next_value, gamma=0.9)
     assert torch.allclose(y, torch.tensor([[1.0 + 0.9 * 10.0], [2.0]]))
-
-
-def test_subsampled_min_picks_the_drawn_critics():
-    q = torch.tensor([[[3.0]], [[1.0]], [[2.0]], [[-5.0]]])  # [E=4, B=1, 1]
-    assert subsampled_min(q, torch.tensor([0, 2])).item() == 2.0
-    assert subsampled_min(q, torch.tensor([0, 0])).item() == 3.0
-    assert subsampled_min(q, torch.tensor([3, 1])).item() == -5.0
 
 
 @pytest.mark.parametrize("replace", [True, False])

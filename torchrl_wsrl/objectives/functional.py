@@ -41,11 +41,6 @@ def draw_critic_subset(num_critics: int, subsample_size: int, *, replace: bool, 
     return torch.randperm(num_critics, device=device)[:subsample_size]
 
 
-def subsampled_min(q: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """``min_{i in index} q[i]``: ``[E, *S] -> [*S]`` (REDQ's in-target minimisation, Chen et al. 2021)."""
-    return q.index_select(0, index).amin(dim=0)
-
-
 def max_target_backup(next_value_per_action: torch.Tensor) -> torch.Tensor:
     """Max over n sampled next actions of the (already min-reduced) target: ``[n, B, 1] -> [B, 1]``.
 

@@ -180,7 +180,8 @@ class WSRLLoss(LossModule):
         n = self.num_target_actions
         next_action, next_log_prob = self._sample(next_obs, n)
         index = draw_critic_subset(self.num_critics, self.subsample_size, replace=self.subsample_replace, device=next_obs.device)
-        # Only the drawn critics are evaluated: subsampled_min(Q_all, index) at S/E of the cost.
+        # Only the drawn critics are evaluated (REDQ in-target minimisation, Chen et al. 2021):
+        # the min over Q_all[index] at S/E of the cost.
         q = self._q_with(self.target_qvalue_network_params, next_obs.expand(n, *next_obs.shape), next_action, index)  # [S, n, B, 1]
         value = q.amin(dim=0)  # [n, B, 1]
         if self.backup_entropy:
