@@ -15,6 +15,7 @@ import torch
 from tensordict import TensorDict
 
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
+from torchrl_wsrl.testing import random_transitions
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
@@ -46,22 +47,8 @@ def sync() -> None:
 
 
 def make_batch(batch_size: int, obs_dim: int, action_dim: int) -> TensorDict:
-    """A random replay batch with every key the losses read, on ``DEVICE``."""
-    return TensorDict(
-        {
-            "observation": torch.randn(batch_size, obs_dim),
-            "action": torch.rand(batch_size, action_dim) * 2 - 1,
-            "mc_return": torch.randn(batch_size, 1),
-            "next": {
-                "observation": torch.randn(batch_size, obs_dim),
-                "reward": torch.randn(batch_size, 1),
-                "done": torch.zeros(batch_size, 1, dtype=torch.bool),
-                "terminated": torch.rand(batch_size, 1) < 0.01,
-            },
-        },
-        [batch_size],
-        device=DEVICE,
-    )
+    """A random replay batch with every key the losses read, on ``DEVICE`` (1% terminal)."""
+    return random_transitions(batch_size, obs_dim, action_dim, terminated_fraction=0.01, device=DEVICE)
 
 
 def make_networks(obs_dim: int, action_dim: int, hidden=HIDDEN, *, backend: str = "eager"):
