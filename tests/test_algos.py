@@ -92,3 +92,25 @@ def test_the_task_function_pickles_for_parallel_launchers():
     from torchrl_wsrl.train import main
 
     cloudpickle.dumps(main.__wrapped__)
+
+
+@pytest.mark.parametrize(
+    "task, online_backup",
+    [("hopper-medium", False), ("antmaze-large-diverse", True), ("kitchen-partial", False),
+     ("pen-binary", False), ("pointmaze-umaze", False)],
+)
+def test_max_target_backup_is_a_setting_of_each_phase(task, online_backup):
+    """The authors' CQL / Cal-QL pre-training backs up the max over 10 next actions in every
+    domain; their online WSRL only on antmaze (WSRL doc, per-domain table)."""
+    from torchrl_wsrl.agent import make_critic, make_loss, make_policy
+    from torchrl_wsrl.envs import get_task
+
+    cfg = _compose(f"task={task}", "agent.num_critics=2", "task.critic_hidden=[8]", "task.actor_hidden=[8]")
+    spec = get_task(task)
+    losses = {
+        regularized: make_loss(cfg, spec, make_policy(cfg, spec), make_critic(cfg, spec), regularized=regularized)
+        for regularized in (True, False)
+    }
+    assert (losses[True].max_target_backup, losses[True].num_target_actions) == (True, 10)
+    assert losses[False].max_target_backup is online_backup
+    assert losses[False].num_target_actions == (10 if online_backup else 1)

@@ -7,6 +7,7 @@ from torchrl_wsrl.replay import (
     SOURCE_ONLINE,
     TRANSITION_KEYS,
     WarmupNotCompleteError,
+    EpisodeMCReturns,
     WarmupReplayTransform,
     as_transitions,
     make_replay_buffer,
@@ -90,3 +91,36 @@ def test_warmup_state_round_trip():
     t2 = WarmupReplayTransform(5)
     t2.load_state_dict(t.state_dict())
     assert t2.env_steps == 3 and not t2.warmup_complete
+
+
+def _one_step(reward: float, done: bool) -> TensorDict:
+    td = as_transitions(steps(1))
+    td["next", "reward"].fill_(reward)
+    td["next", "done"].fill_(done)
+    return td
+
+
+def test_episode_mc_returns_releases_whole_episodes_with_their_returns():
+    """Online Cal-QL: each episode enters the buffer when it ends, with its reward-to-go
+    (hand computation, gamma 0.5, no bootstrap after the last step)."""
+    episodes = EpisodeMCReturns(gamma=0.5)
+    assert episodes(_one_step(1.0, False)) is None
+    assert episodes(_one_step(2.0, False)) is None
+    first = episodes(_one_step(4.0, True))
+    # G = 4; 2 + 0.5 * 4 = 4; 1 + 0.5 * 4 = 3
+    assert torch.equal(first["mc_return"], torch.tensor([[3.0], [4.0], [4.0]]))
+    assert torch.equal(first["next", "reward"].reshape(-1), torch.tensor([1.0, 2.0, 4.0]))
+
+    # A batch that ends one episode and starts the next keeps the new one pending.
+    batch = torch.cat([_one_step(2.0, True), _one_step(8.0, False)])
+    second = episodes(batch)
+    assert torch.equal(second["mc_return"], torch.tensor([[2.0]]))
+    third = episodes(_one_step(2.0, True))
+    assert torch.equal(third["mc_return"], torch.tensor([[9.0], [2.0]]))  # 8 + 0.5 * 2
+
+
+def test_episode_mc_returns_applies_the_sparse_failure_rule():
+    episodes = EpisodeMCReturns(gamma=0.9, sparse_failure_reward=-5.0)
+    episodes(_one_step(-5.0, False))
+    failed = episodes(_one_step(-5.0, True))
+    torch.testing.assert_close(failed["mc_return"], torch.full((2, 1), -50.0))

@@ -11,7 +11,7 @@ from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_pol
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.trainer import Trainer
-from torchrl_wsrl.update import make_optimizers
+from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 TINY = [
     "train.pretrain_steps=20", "train.pretrain_eval_every=10", "train.online_steps=60", "train.warmup_steps=20",
@@ -58,7 +58,8 @@ def test_wsrl_three_phases_end_to_end(tmp_path, dataset):
     rows = read_rows(run_dir)
     assert [(r["phase"], r["grad_step"], r["env_step"]) for r in rows] == [
         ("pretrain", "10", "0"), ("pretrain", "20", "0"), ("warmup", "0", "20"),
-        ("online", "44", "30"), ("online", "164", "60"),  # first UTD block at env step 20
+        # warmup 20 < online batch 32: the first UTD block runs when the buffer holds one batch
+        ("online", "0", "30"), ("online", "116", "60"),
     ]
     assert rows[2]["loss_qvalue"] == ""  # no gradient step during the warmup
     assert rows[-1]["q_online"] != "" and rows[-1]["q_offline"] != ""
@@ -119,3 +120,40 @@ def test_checkpoint_of_another_task_is_refused(tmp_path):
         restore(other, other_opt, load_checkpoint(path), source=str(path))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+
+
+class RecordingUpdateStep(UpdateStep):
+    """The trainer's update step, recording the buffer size and batch it was first called with."""
+
+    batches: list = []
+
+    def __call__(self, batch):
+        RecordingUpdateStep.batches.append(batch.clone())
+        return super().__call__(batch)
+
+
+@pytest.fixture
+def recorded_batches(monkeypatch):
+    monkeypatch.setattr("torchrl_wsrl.trainer.UpdateStep", RecordingUpdateStep)
+    RecordingUpdateStep.batches = []
+    return RecordingUpdateStep.batches
+
+
+def test_no_warmup_starts_updating_once_the_buffer_holds_one_batch(tmp_path, dataset, recorded_batches):
+    """wsrl_no_warmup: warmup 0 with the authors' min_steps_to_update = online batch (32 here),
+    so the first online block runs at env step 32, not on a buffer of one transition."""
+    run_dir = tmp_path / "run"
+    Trainer(config(f"dataset_path={dataset}", "algo=wsrl_no_warmup"), run_dir).run()
+    online_blocks = len(recorded_batches) - 20  # 20 pre-training steps
+    assert online_blocks == 60 - 32 + 1
+    assert read_rows(run_dir)[-1]["grad_step"] == str(4 * online_blocks)
+
+
+def test_online_calql_calibrates_on_online_episodes(tmp_path, dataset, recorded_batches):
+    """calql_online samples online transitions carrying finite MC returns (not -inf, which
+    would turn calibration off): whole episodes enter the buffer when they end."""
+    Trainer(config(f"dataset_path={dataset}", "algo=calql_online", "train.online_steps=150"), tmp_path / "run").run()
+    online = recorded_batches[20:]
+    assert online, "no online update ran"
+    for batch in online:
+        assert not torch.isinf(batch["mc_return"]).any()

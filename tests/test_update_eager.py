@@ -73,3 +73,25 @@ def test_batch_must_split_evenly(make_transitions):
         UpdateStep(loss, optimizers, utd_ratio=4)(make_transitions(10, OBS, ACT))
     with pytest.raises(ValueError, match="utd_ratio"):
         UpdateStep(loss, optimizers, utd_ratio=0)
+
+
+@pytest.mark.parametrize("loss_cls", [WSRLLoss, CalQLLoss])
+def test_building_the_update_step_leaves_every_parameter_as_it_was(loss_cls, make_transitions):
+    """A restored agent's target critics differ from its critics; building the update step (and
+    TorchRL's SoftUpdate inside it) must not copy the critics over them."""
+    loss, optimizers = build(loss_cls)
+    with torch.no_grad():
+        for target in loss.target_qvalue_network_params.values(True, True):
+            target.add_(torch.randn_like(target))
+    before = {k: v.clone() for k, v in loss.state_dict().items()}
+    update = UpdateStep(loss, optimizers, utd_ratio=1, tau=0.1)
+    after = loss.state_dict()
+    assert after.keys() == before.keys()
+    for key, value in before.items():
+        assert torch.equal(after[key], value), key
+
+    # ... and Polyak averaging then starts from the restored targets.
+    update(make_transitions(8, OBS, ACT))
+    target0 = torch.cat([before[k].reshape(-1) for k in before if k.startswith("target_qvalue_network_params")])
+    expected = 0.9 * target0 + 0.1 * flat(loss.qvalue_network_params)
+    torch.testing.assert_close(flat(loss.target_qvalue_network_params), expected)

@@ -37,14 +37,19 @@ def make_policy(cfg: DictConfig, task: Task):
 
 def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) -> WSRLLoss:
     """Cal-QL / CQL (``regularized=True``: pre-training, or the ``calql_*`` online baselines) or
-    WSRL's ensemble SAC, with the task's settings (WSRL doc, per-domain table)."""
+    WSRL's ensemble SAC, with the task's settings (WSRL doc, per-domain table).
+
+    The max target backup is a setting of each loss: ``task.cql.max_target_backup`` (the
+    authors' CQL default, on in every domain) and ``task.online_max_target_backup`` (antmaze
+    only)."""
+    backup = cfg.task.cql.max_target_backup if regularized else cfg.task.online_max_target_backup
     common = dict(
         action_dim=task.action_dim,
         subsample_size=cfg.agent.subsample_size,
         subsample_replace=cfg.agent.subsample_replace,
         backup_entropy=cfg.agent.backup_entropy,
         actor_q_reduction=cfg.agent.actor_q_reduction,
-        max_target_backup=cfg.task.max_target_backup,
+        max_target_backup=backup,
         alpha_init=cfg.agent.alpha_init,
         gamma=cfg.agent.gamma,
     )
@@ -64,19 +69,25 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
     )
 
 
-def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
-    """Write the loss state (actor, critics, target critics, temperature, CQL multiplier) and the
-    optimizer states to ``path``; refuses to overwrite an existing file (``FileExistsError``)."""
+def write_checkpoint(path: Path, payload: dict) -> Path:
+    """``torch.save`` ``payload`` to ``path`` through a temporary file and a rename, so that a
+    crash never leaves a partial file under the final name; refuses to overwrite an existing
+    file (``FileExistsError``)."""
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"checkpoint {path} exists already; not overwriting it")
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(
-        {"loss": loss.state_dict(), "optimizers": {k: o.state_dict() for k, o in optimizers.items()}, **extra},
-        tmp,
-    )
+    torch.save(payload, tmp)
     tmp.rename(path)
     return path
+
+
+def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
+    """Write the loss state (actor, critics, target critics, temperature, CQL multiplier) and the
+    optimizer states to ``path`` (:func:`write_checkpoint`)."""
+    optimizer_states = {k: o.state_dict() for k, o in optimizers.items()}
+    return write_checkpoint(path, {"loss": loss.state_dict(), "optimizers": optimizer_states, **extra})
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -35,8 +35,10 @@ def evaluate(
     num_episodes: int,
     critic: EnsembleQCritic | None = None,
     gamma: float = 0.99,
+    deterministic: bool = True,
 ) -> dict[str, float]:
-    """Run ``num_episodes`` episodes of the deterministic policy (``tanh(loc)``).
+    """Run ``num_episodes`` episodes of the deterministic policy (``tanh(loc)``), or with
+    ``deterministic=False`` of the sampling policy (how a behaviour policy's data is collected).
 
     Returns ``score`` (mean of :func:`~torchrl_wsrl.envs.episode_score`, 0-100: D4RL normalized
     score, success rate or kitchen's final reward / 4), ``episode_return`` (raw reward, mean),
@@ -44,7 +46,7 @@ def evaluate(
     of :func:`episode_q_diagnostics`).
     """
     scores, returns, lengths, q_pred, q_mc = [], [], [], [], []
-    with set_exploration_type(ExplorationType.DETERMINISTIC):
+    with set_exploration_type(ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM):
         for _ in range(num_episodes):
             episode = env.rollout(task.max_episode_steps, actor, break_when_any_done=True)
             rewards = episode.get(("next", "reward"))

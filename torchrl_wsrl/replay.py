@@ -14,6 +14,8 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from torchrl.data.replay_buffers.offline_to_online import OfflineToOnlineReplayBuffer
 from torchrl.envs.transforms import Transform
 
+from torchrl_wsrl.data.returns import mc_returns
+
 SOURCE_OFFLINE = 0
 SOURCE_ONLINE = 1
 
@@ -93,8 +95,9 @@ def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, rew
     """Collected env steps -> stored transitions: the ``TRANSITION_KEYS`` only, flat, reward scaled.
 
     The reward transform ``r * reward_scale + reward_bias`` is the one applied to the offline
-    data (WSRL doc, per-domain table). Online transitions carry no MC return yet:
-    ``mc_return`` is ``-inf``, which makes Cal-QL's calibration ``max(Q, mc_return)`` a no-op.
+    data (WSRL doc, per-domain table). A transition carries no MC return yet: ``mc_return`` is
+    ``-inf`` (a no-op in Cal-QL's calibration ``max(Q, mc_return)``) until
+    :class:`EpisodeMCReturns` fills it in when its episode ends.
     """
     td = tensordict.reshape(-1)
     if "mc_return" not in td.keys():
@@ -102,6 +105,44 @@ def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, rew
     td = td.select(*TRANSITION_KEYS)
     td.set(("next", "reward"), td.get(("next", "reward")) * reward_scale + reward_bias)
     return td
+
+
+class EpisodeMCReturns:
+    """Holds the online transitions of the episode in progress and releases each episode whole,
+    with the MC return-to-go of its every step, when it ends: the authors' MC replay buffer, so
+    that online Cal-QL keeps calibrating on online data (WSRL doc, Phase 2).
+
+    Called with the flat, reward-scaled transitions of a collector batch ``[T]`` (from
+    :func:`as_transitions`), it returns the transitions of the episodes that ended in it, in
+    order and with ``mc_return`` ``[N, 1]`` set (:func:`~torchrl_wsrl.data.mc_returns`: no
+    bootstrap at a time limit, the sparse all-failure rule with ``sparse_failure_reward``), or
+    ``None`` while no episode has ended. Reads ``("next", "done")`` on the host: one sync per
+    collector batch, outside the update step.
+    """
+
+    def __init__(self, gamma: float, *, sparse_failure_reward: float | None = None):
+        self.gamma = gamma
+        self.sparse_failure_reward = sparse_failure_reward
+        self._pending: list[TensorDictBase] = []
+
+    def __call__(self, transitions: TensorDictBase) -> TensorDictBase | None:
+        self._pending.append(transitions)
+        done = transitions.get(("next", "done")).reshape(-1)
+        if not done.any():
+            return None
+        pending = torch.cat(self._pending)
+        ends = pending.get(("next", "done")).reshape(-1)
+        last_end = int(ends.nonzero()[-1]) + 1
+        episodes, rest = pending[:last_end], pending[last_end:]
+        self._pending = [rest] if rest.numel() else []
+        returns = mc_returns(
+            episodes.get(("next", "reward")).reshape(-1),
+            ends[:last_end],
+            self.gamma,
+            sparse_failure_reward=self.sparse_failure_reward,
+        )
+        episodes.set("mc_return", returns.to(episodes.device).reshape(-1, 1))
+        return episodes
 
 
 class OnlineReplay(NamedTuple):

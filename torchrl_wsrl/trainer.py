@@ -8,6 +8,7 @@ the online loss and the offline-data ratio.
 from __future__ import annotations
 
 import csv
+import math
 import json
 import time
 from dataclasses import dataclass, field
@@ -21,12 +22,12 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
-from torchrl_wsrl.data.sources import load_task_dataset
+from torchrl_wsrl.data.sources import load_task_dataset, sparse_failure_reward
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.evaluation import evaluate
 from torchrl_wsrl.modules.critic import set_tf32
 from torchrl_wsrl.plotting import plot_run
-from torchrl_wsrl.replay import as_transitions, make_replay_buffer
+from torchrl_wsrl.replay import EpisodeMCReturns, as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 METRIC_COLUMNS = (
@@ -141,6 +142,15 @@ class Trainer:
     def warmup_steps(self) -> int:
         return self.cfg.train.warmup_steps if self.cfg.algo.warmup else 0
 
+    @property
+    def update_start(self) -> int:
+        """Online transitions in the buffer before the first update: the warmup, and at least
+        the online share of one batch, ``online_batch_size * (1 - offline_ratio)`` (the
+        authors' ``min_steps_to_update``; WSRL doc, Phase 2). "No warmup" is warmup 0 with
+        this rule, not a first update on a buffer of one transition."""
+        online_share = math.ceil(self.cfg.train.online_batch_size * (1 - self.cfg.algo.offline_ratio))
+        return max(self.warmup_steps, online_share)
+
     # -- phases -------------------------------------------------------------------------------
     def pretrain(self, loss, optimizers) -> None:
         """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data."""
@@ -160,7 +170,7 @@ class Trainer:
         UTD block per env step, for ``train.online_steps`` env steps in all (warmup included)."""
         t, algo = self.cfg.train, self.cfg.algo
         buffer, warmup, online_storage = make_replay_buffer(
-            capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.warmup_steps,
+            capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.update_start,
             offline_data=self.offline_data, offline_ratio=algo.offline_ratio, device=self.device,
         )
         collector = Collector(
@@ -171,12 +181,22 @@ class Trainer:
             init_random_frames=self.warmup_steps if algo.warmup_policy == "random" else None,
             device=self.device,
         )
+        # Online Cal-QL stores whole episodes with their MC returns, so calibration keeps acting;
+        # updates then start once one episode (and one batch) is in the buffer.
+        mc_episodes = (
+            EpisodeMCReturns(self.cfg.agent.gamma, sparse_failure_reward=sparse_failure_reward(self.task))
+            if algo.online_loss == "calql" else None
+        )
         update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio)
         metrics = score = None
         gradient_steps = 0
         progress = tqdm(total=t.online_steps, desc="online (env steps)", mininterval=2)
         for env_step, data in enumerate(collector, start=1):
-            buffer.extend(as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias))
+            transitions = as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias)
+            if mc_episodes is not None:
+                transitions = mc_episodes(transitions)
+            if transitions is not None:
+                buffer.extend(transitions)
             # No evaluation during the warmup (it changes nothing); its end is evaluated before
             # the first update.
             if env_step == self.warmup_steps:

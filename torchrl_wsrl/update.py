@@ -65,6 +65,21 @@ def _descend(optimizers: list[torch.optim.Optimizer], loss: torch.Tensor) -> Non
         optimizer.step()
 
 
+def polyak_updater(loss: WSRLLoss, tau: float) -> SoftUpdate:
+    """TorchRL's ``SoftUpdate`` (Polyak averaging ``theta' <- (1 - tau) theta' + tau theta``)
+    over ``loss``'s target parameters, which it leaves exactly as it found them.
+
+    ``SoftUpdate``'s constructor copies the online parameters into the targets; an update step
+    built after restoring a checkpoint would otherwise throw the restored target critics away
+    (the authors restore the whole agent, targets included; WSRL doc, Phase 3).
+    """
+    targets = {name: params.data.clone() for name, params in loss.named_children() if name.startswith("target_")}
+    updater = SoftUpdate(loss, tau=tau)
+    for name, saved in targets.items():
+        getattr(loss, name).data.update_(saved)
+    return updater
+
+
 class UpdateStep:
     """One UTD block: ``utd_ratio`` x (critic step + Polyak), then actor and temperature steps.
 
@@ -106,7 +121,7 @@ class UpdateStep:
             raise ValueError(f"utd_ratio must be >= 1, got {utd_ratio}")
         self.loss = loss
         self.utd_ratio = utd_ratio
-        self.target_updater = SoftUpdate(loss, tau=tau)
+        self.target_updater = polyak_updater(loss, tau)
         self._critic_optimizers = [opt for name, opt in optimizers.items() if name in CRITIC_PHASE]
         self._actor_optimizers = [opt for name, opt in optimizers.items() if name in ACTOR_PHASE]
         self._critic_losses, self._actor_losses = self.critic_losses, self.actor_losses

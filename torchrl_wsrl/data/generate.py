@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -41,19 +42,26 @@ from torchrl.collectors import Collector
 from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
-from torchrl_wsrl.agent import load_checkpoint
+from torchrl_wsrl.agent import load_checkpoint, write_checkpoint
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
 from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
+from torchrl_wsrl.evaluation import evaluate
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 SAC_HIDDEN = (256, 256)
 SAC_RANDOM_STEPS = 5000
+SAC_EVAL_EVERY = 5000  # env steps
+SAC_EVAL_EPISODES = 10
+# Mean normalized episode score of D4RL's "-medium-v2" data per locomotion env: where the
+# generator stops the SAC agent for "medium" (about a third of expert return).
+MEDIUM_SCORES = {"hopper": 44.0, "walker2d": 75.0, "halfcheetah": 40.0}
 SAC_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert")
+SAC_POLICY_BEHAVIOURS = ("medium", "medium-replay", "expert")  # one behaviour policy each
 MAZE_DOMAINS = ("antmaze", "pointmaze")
 ACTOR_PREFIX = "actor_network_params.module.0.module."
 
@@ -103,8 +111,33 @@ def collect(
     return torch.cat(parts)[:num_steps]
 
 
-def train_sac(task: Task, train_steps: int, *, seed: int) -> tuple[torch.nn.Module, TensorDictBase]:
-    """Train SAC for ``train_steps`` env steps; return the actor and every transition it saw."""
+class SACRun(NamedTuple):
+    """What :func:`train_sac` returns: the actor as it stopped, every transition it collected
+    (in order), and its evaluations ``(env_step, score)`` of the sampling policy."""
+
+    actor: torch.nn.Module
+    transitions: TensorDictBase
+    evaluations: list[tuple[int, float]]
+
+
+def train_sac(
+    task: Task,
+    train_steps: int,
+    *,
+    seed: int,
+    stop_score: float | None = None,
+    eval_every: int = SAC_EVAL_EVERY,
+    eval_episodes: int = SAC_EVAL_EPISODES,
+    checkpoint_dir: Path | None = None,
+) -> SACRun:
+    """Train SAC for at most ``train_steps`` env steps.
+
+    Every ``eval_every`` env steps the *sampling* policy (the one that will collect the data)
+    plays ``eval_episodes`` episodes; with ``stop_score`` training stops at the first evaluation
+    whose mean normalized score reaches it (D4RL's "medium": SAC stopped early at a fraction of
+    expert return, Fu et al. 2020 Sec. 5). ``checkpoint_dir`` receives the actor at every
+    evaluation (``sac-<env steps>.pt``, see :func:`save_policy_checkpoint`).
+    """
     torch.manual_seed(seed)
     actor = make_actor(task.obs_dim, task.action_dim, SAC_HIDDEN)
     critic = EnsembleQCritic(task.obs_dim, task.action_dim, num_critics=2, hidden_sizes=SAC_HIDDEN)
@@ -126,6 +159,8 @@ def train_sac(task: Task, train_steps: int, *, seed: int) -> tuple[torch.nn.Modu
         total_frames=train_steps,
         init_random_frames=SAC_RANDOM_STEPS,
     )
+    eval_env = make_env(task, seed=seed + 10_000)
+    evaluations: list[tuple[int, float]] = []
     progress = tqdm(
         collector, total=train_steps, desc=f"training SAC on {task.name}", mininterval=2
     )
@@ -138,8 +173,31 @@ def train_sac(task: Task, train_steps: int, *, seed: int) -> tuple[torch.nn.Modu
             batch = buffer.sample()
             batch.set(("next", "reward"), batch["next", "scaled_reward"])
             update(batch)
+        if step % eval_every == 0:
+            score = evaluate(
+                eval_env, actor, task, num_episodes=eval_episodes, deterministic=False
+            )["score"]
+            evaluations.append((step, score))
+            progress.set_postfix(sampled_score=f"{score:.1f}")
+            if checkpoint_dir is not None:
+                save_policy_checkpoint(
+                    Path(checkpoint_dir) / f"sac-{step:07d}.pt", actor, task, env_steps=step, score=score
+                )
+            if stop_score is not None and score >= stop_score:
+                break
     collector.shutdown()
-    return actor, buffer[:].exclude(("next", "scaled_reward"))
+    return SACRun(actor, buffer[:].exclude(("next", "scaled_reward")), evaluations)
+
+
+def save_policy_checkpoint(
+    path: Path, actor: torch.nn.Module, task: Task, *, env_steps: int, score: float
+) -> Path:
+    """Write a behaviour policy's actor alone (no critic, no optimizer: about 300 kB at 2x256)
+    in the layout :func:`actor_from_checkpoint` reads, with the task name, the SAC env steps it
+    trained for and its sampled score; refuses to overwrite (``FileExistsError``)."""
+    state = {ACTOR_PREFIX + key: value for key, value in actor.module[0].module.state_dict().items()}
+    payload = {"loss": state, "optimizers": {}, "task": task.name, "env_steps": env_steps}
+    return write_checkpoint(path, {**payload, "sampled_score": score})
 
 
 def actor_from_checkpoint(path: str | Path, task: Task) -> torch.nn.Module:
@@ -185,18 +243,32 @@ def actor_from_checkpoint(path: str | Path, task: Task) -> torch.nn.Module:
     return actor
 
 
+def medium_stop_score(task: Task) -> float | None:
+    """The sampled score at which "medium" SAC training stops (:data:`MEDIUM_SCORES`), ``None``
+    for a task outside the three locomotion envs (train the full ``train_steps``)."""
+    return MEDIUM_SCORES.get(task.name.split("-")[0]) if task.domain == "locomotion" else None
+
+
 def generate(
     task: Task,
     behaviour: str,
     *,
     transitions: int,
     seed: int,
-    train_steps: int = 100_000,
-    expert_train_steps: int = 400_000,
+    train_steps: int = 300_000,
+    expert_train_steps: int = 1_000_000,
+    stop_score: float | None = None,
     noise: float = 0.5,
     policy_checkpoint: str | Path | None = None,
+    checkpoint_dir: Path | None = None,
+    policy_out: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """The D4RL arrays of ``behaviour`` on ``task`` (see the module docstring).
+
+    ``train_steps`` caps the "medium" SAC training, which stops earlier once its sampling policy
+    scores ``stop_score`` (default :func:`medium_stop_score`); "expert" trains
+    ``expert_train_steps``. ``checkpoint_dir`` receives the SAC actor at every evaluation,
+    ``policy_out`` the behaviour policy that collected the data (SAC behaviours only).
 
     Raises:
         ValueError: a behaviour this task cannot have (``waypoint`` off pointmaze,
@@ -222,13 +294,25 @@ def generate(
         )
         steps = collect(task, controller, transitions, seed=seed, desc="waypoint controller")
         return to_d4rl_arrays(steps)
-    if behaviour == "medium-replay":
-        return to_d4rl_arrays(train_sac(task, train_steps, seed=seed)[1])
-    if behaviour in ("medium", "expert"):
-        steps = train_steps if behaviour == "medium" else expert_train_steps
-        actor, _ = train_sac(task, steps, seed=seed)
+    if stop_score is None:
+        stop_score = medium_stop_score(task)
+    if behaviour in ("medium", "medium-replay", "expert"):
+        expert = behaviour == "expert"
+        run = train_sac(
+            task,
+            expert_train_steps if expert else train_steps,
+            seed=seed,
+            stop_score=None if expert else stop_score,
+            checkpoint_dir=checkpoint_dir,
+        )
+        step, score = run.evaluations[-1] if run.evaluations else (0, float("nan"))
+        print(f"SAC stopped after {step} env steps, sampled normalized score {score:.1f}")
+        if policy_out is not None:
+            save_policy_checkpoint(policy_out, run.actor, task, env_steps=step, score=score)
+        if behaviour == "medium-replay":
+            return to_d4rl_arrays(run.transitions)
         desc = f"sampling the {behaviour} policy"
-        return to_d4rl_arrays(collect(task, actor, transitions, seed=seed + 1, desc=desc))
+        return to_d4rl_arrays(collect(task, run.actor, transitions, seed=seed + 1, desc=desc))
     if behaviour == "medium-expert":
         halves = [
             generate(
@@ -237,6 +321,7 @@ def generate(
                 transitions=transitions // 2,
                 train_steps=train_steps,
                 expert_train_steps=expert_train_steps,
+                stop_score=stop_score,
                 seed=seed + i,
             )
             for i, level in enumerate(("medium", "expert"))
@@ -271,10 +356,23 @@ def main(argv: list[str] | None = None) -> Path:
         "--transitions", type=int, default=200_000, help="env steps in the dataset (200k)"
     )
     parser.add_argument(
-        "--train-steps", type=int, default=100_000, help="SAC env steps for 'medium' (100k)"
+        "--train-steps",
+        type=int,
+        default=300_000,
+        help="at most this many SAC env steps for 'medium' / 'medium-replay' (300k)",
     )
     parser.add_argument(
-        "--expert-train-steps", type=int, default=400_000, help="SAC env steps for 'expert'"
+        "--expert-train-steps", type=int, default=1_000_000, help="SAC env steps for 'expert' (1M)"
+    )
+    parser.add_argument(
+        "--stop-score",
+        type=float,
+        default=None,
+        help="stop 'medium' SAC once its sampling policy scores this (normalized); default: "
+        "D4RL's medium level of the env (hopper 44, walker2d 75, halfcheetah 40)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="save the SAC actor at every evaluation"
     )
     parser.add_argument(
         "--noise", type=float, default=0.5, help="action noise std of 'waypoint' (0.5)"
@@ -294,8 +392,12 @@ def main(argv: list[str] | None = None) -> Path:
     task = get_task(args.task)
     behaviour = args.behaviour or task.behaviour
     out = args.out or generated_path(task)
-    if out.exists() and not args.overwrite:
-        parser.error(f"{out} exists; pass --overwrite to replace it")
+    policy_out = out.with_suffix(".policy.pt")
+    for path in (out, policy_out):
+        if path.exists() and not args.overwrite:
+            parser.error(f"{path} exists; pass --overwrite to replace it (or --out elsewhere)")
+    if args.overwrite:
+        policy_out.unlink(missing_ok=True)
     data = generate(
         task,
         behaviour,
@@ -303,8 +405,11 @@ def main(argv: list[str] | None = None) -> Path:
         seed=args.seed,
         train_steps=args.train_steps,
         expert_train_steps=args.expert_train_steps,
+        stop_score=args.stop_score,
         noise=args.noise,
         policy_checkpoint=args.policy_checkpoint,
+        checkpoint_dir=args.checkpoint_dir,
+        policy_out=policy_out if behaviour in SAC_POLICY_BEHAVIOURS else None,
     )
     stats = summary(data)
     metadata = {
@@ -316,6 +421,13 @@ def main(argv: list[str] | None = None) -> Path:
         "train_steps": args.train_steps if behaviour in SAC_BEHAVIOURS else 0,
         **stats,
     }
+    if policy_out.exists():
+        policy = load_checkpoint(policy_out)
+        metadata.update(
+            behaviour_policy=policy_out.name,
+            sac_env_steps=policy["env_steps"],
+            sac_sampled_score=policy["sampled_score"],
+        )
     path = write_d4rl_hdf5(out, data, overwrite=args.overwrite, metadata=metadata)
     print(
         f"wrote {len(data['rewards'])} transitions ({stats['episodes']} episodes, mean return "
