@@ -3,9 +3,13 @@ writes them), checked against hand computation."""
 import csv
 import math
 
+import numpy as np
+
 import pytest
 
-from torchrl_wsrl.report import ReportError, aggregate, find_runs, group_runs, main, mean_se, score_table, write_report
+from torchrl_wsrl.report import (
+    ReportError, aggregate, bootstrap_ci, dip_table, find_runs, group_runs, main, mean_se, score_table, write_report,
+)
 from torchrl_wsrl.trainer import METRIC_COLUMNS
 
 WARMUP = 100
@@ -190,3 +194,24 @@ def test_cli_exits_with_a_clear_error(tmp_path, capsys):
         main([str(tmp_path)])
     assert exit_.value.code == 2
     assert "no runs found" in capsys.readouterr().err
+
+
+def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
+    values = [10.0, 20.0, 40.0, 35.0, 12.0]
+    low, high = bootstrap_ci(values)
+    assert min(values) <= low < np.mean(values) < high <= max(values)
+    assert bootstrap_ci(values) == (low, high)
+    assert bootstrap_ci([3.0, 3.0, None]) == (3.0, 3.0)
+    assert all(math.isnan(v) for v in bootstrap_ci([5.0, math.nan]))
+
+
+def test_dip_is_the_min_over_the_first_fifth_of_online_steps(tmp_path):
+    for seed in SEED_SHIFT:
+        write_run(tmp_path / f"seed{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS, online_steps=1000)
+    runs = find_runs([tmp_path])
+    # (0, 200]: the warmup evaluation 41, the online ones 42 and 20; env step 0 and 300 are out.
+    assert [r.dip() for r in runs] == [20.0 + SEED_SHIFT[r.seed] for r in runs]
+    assert runs[0].dip(fraction=0.1) == 42.0  # (0, 100]: the later row at step 100 wins
+    row = dip_table(group_runs(runs)).splitlines()[2]
+    m = np.mean(list(SEED_SHIFT.values()))
+    assert row.startswith(f"| wsrl | 3 | {41 + m:.1f} [") and f"| {20 + m:.1f} [" in row

@@ -95,3 +95,50 @@ def test_building_the_update_step_leaves_every_parameter_as_it_was(loss_cls, mak
     target0 = torch.cat([before[k].reshape(-1) for k in before if k.startswith("target_qvalue_network_params")])
     expected = 0.9 * target0 + 0.1 * flat(loss.qvalue_network_params)
     torch.testing.assert_close(flat(loss.target_qvalue_network_params), expected)
+
+
+def test_bc_actor_loss_by_hand(make_transitions):
+    loss, _ = build()
+    batch = make_transitions(16, OBS, ACT)
+    torch.manual_seed(1)
+    value, log_prob = loss.bc_actor_loss(batch)
+    dist = loss.actor_network.get_dist(batch.select("observation"))
+    torch.manual_seed(1)
+    _, expected_log_prob = loss._sample(batch["observation"])
+    expected = (loss.alpha.detach() * expected_log_prob - dist.log_prob(batch["action"])).mean()
+    torch.testing.assert_close(value, expected)
+    torch.testing.assert_close(log_prob, expected_log_prob)
+
+
+def test_behavior_cloning_fits_the_data_actions_whatever_the_critic(make_transitions):
+    """While ``behavior_cloning`` is on, the actor step maximises the likelihood of the batch's
+    actions and ignores the critics; switched off, the critics drive it again."""
+    batch = make_transitions(64, OBS, ACT)
+    batch["action"] = torch.tanh(batch["observation"][:, :ACT])  # a policy the actor can fit
+
+    def actor_after(critic_scale: float, behavior_cloning: bool, steps: int = 1):
+        torch.manual_seed(0)
+        loss, optimizers = build()
+        with torch.no_grad():
+            for p in loss.qvalue_network_params.values(True, True):
+                p.mul_(critic_scale)
+        update = UpdateStep(loss, optimizers, utd_ratio=1, tau=0.0)
+        update.behavior_cloning = behavior_cloning
+        for _ in range(steps):
+            torch.manual_seed(1)
+            update(batch)
+        return loss
+
+    torch.testing.assert_close(
+        flat(actor_after(1.0, True).actor_network_params), flat(actor_after(5.0, True).actor_network_params)
+    )
+    assert not torch.allclose(
+        flat(actor_after(1.0, False).actor_network_params), flat(actor_after(5.0, False).actor_network_params)
+    )
+
+    untrained, trained = actor_after(1.0, True, steps=0), actor_after(1.0, True, steps=1000)
+    log_likelihood = [
+        loss.actor_network.get_dist(batch.select("observation")).log_prob(batch["action"]).mean()
+        for loss in (untrained, trained)
+    ]
+    assert log_likelihood[1] > log_likelihood[0] + 0.3, log_likelihood

@@ -21,10 +21,11 @@ def _series(rows, phase_names, x_key, y_key):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def plot_run(run_dir: Path, *, warmup_steps: int) -> Path:
+def plot_run(run_dir: Path, *, warmup_steps: int, data_score: float | None = None) -> Path:
     """Write ``learning_curve.png``: the normalized score during pre-training (x: gradient steps)
-    and online (x: online env steps, the warmup shaded), and predicted Q against the MC return
-    of the evaluation episodes online."""
+    and online (x: online env steps, the warmup shaded), with the offline data's own score
+    (``data_score``) as a reference line, and predicted Q against the MC return of the
+    evaluation episodes online."""
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir / "metrics.csv")
     fig, (ax_pre, ax_on, ax_q) = plt.subplots(1, 3, figsize=(15, 4))
@@ -38,6 +39,12 @@ def plot_run(run_dir: Path, *, warmup_steps: int) -> Path:
             ax.axvspan(0, warmup_steps, color="tab:orange", alpha=0.15, label="warmup")
         ax.set_xlabel("online env steps")
     ax_on.set(title="online fine-tuning", ylabel="normalized score")
+    if data_score is not None:
+        for ax in (ax_pre, ax_on):
+            ax.axhline(data_score, color="tab:green", ls=":", label=f"offline data ({data_score:.1f})")
+    for ax in (ax_pre, ax_on):
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     ax_q.set(title="Q diagnostics", ylabel="value (scaled reward units)")
     ax_q.legend(fontsize=8)
     fig.tight_layout()

@@ -10,11 +10,12 @@ the mean and standard error over the group's seeds. Written to ``--out`` (defaul
 arguments' common folder):
 
 - ``score_curves.png``: normalized score (0-100) against online env steps, one line per
-  algorithm, mean +- s.e. shaded, the end of each algorithm's warmup marked.
+  algorithm, its 95% bootstrap confidence band shaded, the end of each warmup marked.
 - ``q_diagnostics.png``: per algorithm, predicted Q against the MC return on the evaluation
   episodes, and mean Q on online against offline transitions: the warmup is there to keep Q
   from diverging at the switch to online training (WSRL doc, "The idea in one paragraph").
-- ``scores.md``: the score table (:func:`score_table`).
+- ``scores.md``: the score table (:func:`score_table`, mean ± s.e.) and the dip after the
+  first updates (:func:`dip_table`, mean and 95% bootstrap CI).
 
 The online timeline starts at env step 0 with the last pre-training evaluation, so "env step 0"
 is the end of pre-training; the warmup, if any, covers env steps ``(0, warmup_steps]``.
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
+import scipy.stats
 from omegaconf import OmegaConf
 
 from torchrl_wsrl.plotting import read_metrics
@@ -42,7 +44,8 @@ PHASES = ("pretrain", "warmup", "online")
 # metrics.csv columns the report reads (the trainer writes more: see trainer.METRIC_COLUMNS).
 VALUE_COLUMNS = ("wall_time_s", "score", "q_pred", "q_mc_return", "q_online", "q_offline")
 REQUIRED_COLUMNS = ("phase", "env_step", *VALUE_COLUMNS)
-CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps")
+CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps", "train.online_steps")
+DIP_FRACTION = 0.2  # the dip: min score over the first 20% of online env steps
 # Config entries expected to differ between runs of one algorithm.
 PER_RUN_KEYS = ("seed", "runs_root")
 REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
@@ -67,6 +70,7 @@ class Run:
     seed: int
     task: str
     warmup_steps: int  # env steps of warmup actually run: 0 without warmup
+    online_steps: int  # env steps of the online phase, warmup included
     config: dict  # the flattened config.yaml, for consistency checks
     after_pretraining: float | None
     after_warmup: float | None
@@ -83,6 +87,13 @@ class Run:
         if the run has none: no pre-training and ``env_step`` before its first evaluation)."""
         steps = [s for s in self.timeline["score"] if s <= env_step]
         return self.timeline["score"][max(steps)] if steps else None
+
+    def dip(self, fraction: float = DIP_FRACTION) -> float | None:
+        """Lowest score of the evaluations in the first ``fraction`` of the online phase, env
+        steps ``(0, fraction * online_steps]`` (``None`` if there is none): how far the policy
+        falls when online updates start (WSRL Sec. 5; WSRL doc, "What the paper reports")."""
+        scores = [v for s, v in self.timeline["score"].items() if 0 < s <= fraction * self.online_steps]
+        return min(scores) if scores else None
 
 
 def _number(value: str | None, path: Path, line: int, column: str) -> float:
@@ -159,6 +170,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         seed=int(config["seed"]),
         task=str(config["task.name"]),
         warmup_steps=int(config["train.warmup_steps"]) if config["algo.warmup"] else 0,
+        online_steps=int(config["train.online_steps"]),
         config=config,
         after_pretraining=pretrain[-1]["score"] if pretrain else None,
         after_warmup=warmup[-1]["score"] if warmup else None,
@@ -224,6 +236,50 @@ def mean_se(values: list[float | None]) -> tuple[float, float, int]:
     return float(x.mean()), float(se), int(x.size)
 
 
+def bootstrap_ci(values: list[float | None], *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap confidence interval of the mean over seeds of the values that are
+    not ``None`` / NaN (``scipy.stats.bootstrap``): the interval estimate over few runs that
+    rliable recommends (Agarwal et al., NeurIPS 2021). ``(nan, nan)`` for fewer than 2 values;
+    ``(x, x)`` when all are equal. Seeded: the same values give the same interval."""
+    x = np.array([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if x.size < 2:
+        return math.nan, math.nan
+    if np.all(x == x[0]):
+        return float(x[0]), float(x[0])
+    result = scipy.stats.bootstrap(
+        (x,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def aggregate_ci(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(env_steps, mean, ci_low, ci_high)`` of ``column`` over ``runs``, each ``[T]``, at every
+    env step where at least one run measured it (:func:`bootstrap_ci`, NaN where one run did)."""
+    steps, mean, _ = aggregate(runs, column)
+    cis = [bootstrap_ci([r.timeline[column].get(s) for r in runs]) for s in steps]
+    return steps, mean, np.array([lo for lo, _ in cis]), np.array([hi for _, hi in cis])
+
+
+def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> str:
+    """Markdown table of the dip (:meth:`Run.dip`) per algorithm, next to the score after the
+    warmup (or pre-training) it falls from: ``mean [95% bootstrap CI]`` over seeds."""
+    def cell(values):
+        mean, _, n = mean_se(values)
+        if n == 0:
+            return "n/a"
+        lo, hi = bootstrap_ci(values)
+        return f"{mean:.1f}" if math.isnan(lo) else f"{mean:.1f} [{lo:.1f}, {hi:.1f}]"
+
+    header = ["algorithm", "n", "score before the first update", f"dip: min over the first {fraction:.0%} of online steps", "final"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, runs in groups.items():
+        start = [r.after_warmup if r.after_warmup is not None else r.after_pretraining for r in runs]
+        cells = [label, str(len(runs)), cell(start), cell([r.dip(fraction) for r in runs]), cell([r.final for r in runs])]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def aggregate(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(env_steps, mean, se)`` of ``column`` over ``runs``, at every env step where at least
     one run measured it, each ``[T]`` (s.e. NaN where only one run did)."""
@@ -262,7 +318,8 @@ def score_table(groups: dict[str, list[Run]], steps: list[int] = ()) -> str:
     return "\n".join(lines) + "\n"
 
 
-# Curves: {group label: {column: (env_steps [T], mean [T], se [T])}} from :func:`aggregate`;
+# Curves: {group label: {column: (env_steps [T], mean [T], ci_low [T], ci_high [T])}} from
+# :func:`aggregate_ci`;
 # warmups: {group label: warmup env steps, 0 for none}.
 Curves = dict[str, dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]]
 
@@ -272,16 +329,17 @@ def _colors(labels) -> dict[str, str]:
 
 
 def _band(ax, curve, color: str, label: str | None, linestyle: str = "-", marker: str = "o") -> None:
-    """Mean line with a +-s.e. band (no band where a single run measured the point)."""
-    steps, mean, se = curve
+    """Mean line with its 95% bootstrap band (no band where a single run measured the point)."""
+    steps, mean, low, high = curve
     if steps.size == 0:
         return
     ax.plot(steps, mean, linestyle=linestyle, marker=marker, markersize=3, color=color, label=label)
-    ax.fill_between(steps, mean - np.nan_to_num(se), mean + np.nan_to_num(se), color=color, alpha=0.2, linewidth=0)
+    ax.fill_between(steps, np.where(np.isnan(low), mean, low), np.where(np.isnan(high), mean, high), color=color, alpha=0.2, linewidth=0)
 
 
 def plot_scores(curves: Curves, warmups: dict[str, int], path: Path, *, title: str) -> Path:
-    """Normalized score against online env steps, one line per group (mean +- s.e. over seeds);
+    """Normalized score against online env steps, one line per group (mean and 95% bootstrap CI
+    over seeds);
     a dotted vertical line in the group's colour where its warmup ends."""
     colors = _colors(curves)
     fig, ax = plt.subplots(figsize=(8, 5))
@@ -289,7 +347,7 @@ def plot_scores(curves: Curves, warmups: dict[str, int], path: Path, *, title: s
         _band(ax, columns["score"], colors[label], label)
         if warmups[label]:
             ax.axvline(warmups[label], color=colors[label], linestyle=":", linewidth=1.5)
-    ax.set(title=f"{title}: online fine-tuning (dotted: end of warmup)", xlabel="online env steps (0 = end of pre-training)", ylabel="normalized score (mean ± s.e. over seeds)")
+    ax.set(title=f"{title}: online fine-tuning (dotted: end of warmup)", xlabel="online env steps (0 = end of pre-training)", ylabel="normalized score (mean, 95% bootstrap CI over seeds)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -301,8 +359,8 @@ def plot_scores(curves: Curves, warmups: dict[str, int], path: Path, *, title: s
 def plot_q_diagnostics(curves: Curves, warmups: dict[str, int], path: Path, *, title: str) -> Path:
     """One column per group. Top: mean predicted Q (mean over critics) on the evaluation
     episodes against their MC return. Bottom: mean Q on online-buffer transitions against
-    offline-data transitions. Both in scaled-reward units, mean +- s.e. over seeds, warmup
-    shaded."""
+    offline-data transitions. Both in scaled-reward units, mean and 95% bootstrap CI over
+    seeds, warmup shaded."""
     colors = _colors(curves)
     fig, axes = plt.subplots(2, len(curves), figsize=(4.5 * len(curves), 7), sharex="col", sharey="row", squeeze=False)
     for (label, columns), (ax_eval, ax_data) in zip(curves.items(), axes.T):
@@ -320,7 +378,7 @@ def plot_q_diagnostics(curves: Curves, warmups: dict[str, int], path: Path, *, t
         ax_data.set_xlabel("online env steps (0 = end of pre-training)")
     axes[0, 0].set_ylabel("evaluation episodes: Q vs MC return")
     axes[1, 0].set_ylabel("replay data: mean Q")
-    fig.suptitle(f"{title}: Q diagnostics (mean ± s.e. over seeds)")
+    fig.suptitle(f"{title}: Q diagnostics (mean, 95% bootstrap CI over seeds)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -354,10 +412,12 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
         "pre-training). Final: each run's last evaluation. Wall time: from the start of the run to "
         "its last evaluation.\n\n"
         + score_table(groups, steps)
+        + "\nThe dip after the first updates (cells: mean [95% bootstrap CI] over seeds):\n\n"
+        + dip_table(groups)
         + "\nRuns:\n" + "".join(f"- {r.path}\n" for r in runs)
     )
     curves = {
-        label: {column: aggregate(members, column) for column in VALUE_COLUMNS[1:]}
+        label: {column: aggregate_ci(members, column) for column in VALUE_COLUMNS[1:]}
         for label, members in groups.items()
     }
     warmups = {label: max(r.warmup_steps for r in members) for label, members in groups.items()}

@@ -22,7 +22,7 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
-from torchrl_wsrl.data.sources import load_task_dataset, sparse_failure_reward
+from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset, sparse_failure_reward
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.evaluation import evaluate
 from torchrl_wsrl.modules.critic import set_tf32
@@ -68,6 +68,7 @@ class Summary:
     after_pretraining: float | None = None
     after_warmup: float | None = None
     final: float | None = None
+    data_score: float | None = None  # mean normalized score of the offline data's episodes
     wall_times_s: dict = field(default_factory=dict)
 
     def table(self) -> str:
@@ -78,6 +79,7 @@ class Summary:
             f"normalized score after pre-training {fmt(self.after_pretraining)}\n"
             f"normalized score after warmup       {fmt(self.after_warmup)}\n"
             f"normalized score at the end         {fmt(self.final)}\n"
+            f"normalized score of the offline data {fmt(self.data_score)}\n"
             + "".join(f"wall time {k:<25} {v:7.1f} s\n" for k, v in self.wall_times_s.items())
         )
 
@@ -135,7 +137,7 @@ class Trainer:
         if online_storage is not None and len(online_storage):
             row["q_online"] = self._mean_q(online_storage[torch.randint(len(online_storage), (probe,))])
         self.metrics.write(row)
-        plot_run(self.run_dir, warmup_steps=self.warmup_steps)
+        plot_run(self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score)
         return result["score"]
 
     @property
@@ -153,13 +155,15 @@ class Trainer:
 
     # -- phases -------------------------------------------------------------------------------
     def pretrain(self, loss, optimizers) -> None:
-        """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data."""
+        """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data, the actor
+        cloning the data actions for the first ``train.bc_steps`` of them (BC warm start)."""
         t = self.cfg.train
         buffer = ReplayBuffer(storage=LazyTensorStorage(self.offline_data.numel(), device=self.device), batch_size=t.batch_size)
         buffer.extend(self.offline_data)
         update = self._update_step(loss, optimizers, utd_ratio=1)
         metrics = score = None
         for step in tqdm(range(1, t.pretrain_steps + 1), desc="pre-training (gradient steps)", mininterval=2):
+            update.behavior_cloning = step <= t.bc_steps
             metrics = update(buffer.sample())
             if step % t.pretrain_eval_every == 0 or step == t.pretrain_steps:
                 score = self._evaluate("pretrain", step, 0, metrics)
@@ -217,7 +221,9 @@ class Trainer:
         needs_data = (algo.pretrain and cfg.pretrained_checkpoint is None) or algo.offline_ratio > 0
         if needs_data:
             tic = time.perf_counter()
-            self.offline_data = load_task_dataset(self.task, path=cfg.dataset_path, gamma=cfg.agent.gamma)
+            path = resolve_dataset(self.task, cfg.dataset_path)
+            self.offline_data = load_task_dataset(self.task, path=path, gamma=cfg.agent.gamma)
+            self.summary.data_score = dataset_score(self.task, path)
             self.summary.wall_times_s["loading data"] = time.perf_counter() - tic
 
         checkpoint = None
@@ -235,6 +241,8 @@ class Trainer:
                 self.summary.after_pretraining = self._evaluate("pretrain", 0, 0, None)
             self.summary.wall_times_s["pre-training"] = time.perf_counter() - tic
 
+        if cfg.train.online_steps == 0:  # pre-training only (e.g. python -m torchrl_wsrl.compare)
+            return self._finish()
         if not algo.init_critic:
             self.critic = make_critic(cfg, self.task).to(self.device)
         loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=algo.online_loss == "calql").to(self.device)
@@ -245,6 +253,9 @@ class Trainer:
         self.online(loss, optimizers)
         self.summary.wall_times_s["warmup + online"] = time.perf_counter() - tic
         save_checkpoint(self.run_dir / "final.pt", loss, optimizers, task=self.task.name)
+        return self._finish()
+
+    def _finish(self) -> Summary:
         self.summary.wall_times_s["total"] = time.perf_counter() - self.start
         (self.run_dir / "summary.json").write_text(json.dumps(self.summary.__dict__, indent=2))
         return self.summary

@@ -22,6 +22,8 @@ What is compiled, and why (measured on a 2-core AMD EPYC, 1 thread unless said, 
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 from tensordict import TensorDict, TensorDictBase
 from torchrl.objectives import SoftUpdate
@@ -97,6 +99,12 @@ class UpdateStep:
         cudagraphs: capture each critic step and the actor step as CUDA graphs with
             tensordict's ``CudaGraphModule`` (after 3 eager or compiled warm-up calls).
 
+    Attributes:
+        behavior_cloning: while True, the actor step takes the loss's behaviour-cloning actor
+            loss (:meth:`WSRLLoss.bc_actor_loss`) instead of the SAC one: the BC warm start of
+            pre-training (``train.bc_steps``). Each variant has its own compiled graph and CUDA
+            graph.
+
     Raises:
         ValueError: ``utd_ratio < 1``, or ``cudagraphs`` with optimizers that are not
             ``capturable``.
@@ -121,26 +129,35 @@ class UpdateStep:
             raise ValueError(f"utd_ratio must be >= 1, got {utd_ratio}")
         self.loss = loss
         self.utd_ratio = utd_ratio
+        self.behavior_cloning = False
         self.target_updater = polyak_updater(loss, tau)
         self._critic_optimizers = [opt for name, opt in optimizers.items() if name in CRITIC_PHASE]
         self._actor_optimizers = [opt for name, opt in optimizers.items() if name in ACTOR_PHASE]
-        self._critic_losses, self._actor_losses = self.critic_losses, self.actor_losses
+        # Actor losses and steps by behaviour cloning off / on: two graphs, each compiled and
+        # captured on first use, so that switching never replays the other one.
+        self._critic_losses = self.critic_losses
+        self._actor_losses = {False: self.actor_losses, True: self.bc_actor_losses}
         if compile:
             self._critic_losses = torch.compile(self.critic_losses, fullgraph=True, mode=compile_mode)
-            self._actor_losses = torch.compile(self.actor_losses, fullgraph=True, mode=compile_mode)
-        self._critic_step, self._actor_step = self.critic_step, self.actor_step
+            self._actor_losses = {
+                bc: torch.compile(fn, fullgraph=True, mode=compile_mode) for bc, fn in self._actor_losses.items()
+            }
+        self._critic_step = self.critic_step
+        self._actor_steps = {bc: functools.partial(self.actor_step, behavior_cloning=bc) for bc in (False, True)}
         if cudagraphs:
             _check_cudagraphs(optimizers)
             from tensordict.nn import CudaGraphModule
 
             self._critic_step = CudaGraphModule(self.critic_step, in_keys=[], out_keys=[], warmup=3)
-            self._actor_step = CudaGraphModule(self.actor_step, in_keys=[], out_keys=[], warmup=3)
+            self._actor_steps = {
+                bc: CudaGraphModule(step, in_keys=[], out_keys=[], warmup=3) for bc, step in self._actor_steps.items()
+            }
 
     def __call__(self, batch: TensorDictBase) -> TensorDict:
         if batch.shape[0] % self.utd_ratio:
             raise ValueError(f"batch size {batch.shape[0]} is not a multiple of utd_ratio={self.utd_ratio}")
         critic_metrics = [self._critic_step(minibatch) for minibatch in batch.reshape(self.utd_ratio, -1).unbind(0)]
-        return torch.stack(critic_metrics).mean(0).update(self._actor_step(batch))
+        return torch.stack(critic_metrics).mean(0).update(self._actor_steps[self.behavior_cloning](batch))
 
     def critic_step(self, minibatch: TensorDictBase) -> TensorDict:
         """One critic (and CQL multiplier) gradient step on ``minibatch``, then Polyak averaging."""
@@ -149,13 +166,13 @@ class UpdateStep:
         self.target_updater.step()
         return metrics
 
-    def actor_step(self, batch: TensorDictBase) -> TensorDict:
+    def actor_step(self, batch: TensorDictBase, behavior_cloning: bool = False) -> TensorDict:
         """One actor and one temperature gradient step on ``batch``.
 
         The two losses share one backward: they touch disjoint parameters (the actor loss reads
         the temperature detached, the temperature loss reads ``log_prob`` detached).
         """
-        loss, metrics = self._actor_losses(batch)
+        loss, metrics = self._actor_losses[behavior_cloning](batch)
         _descend(self._actor_optimizers, loss)
         return metrics
 
@@ -166,7 +183,13 @@ class UpdateStep:
 
     def actor_losses(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDict]:
         """``(loss_actor + loss_alpha, detached metrics)``: the compiled part of the actor step."""
-        loss_actor, log_prob = self.loss.actor_loss(batch)
+        return self._actor_phase(*self.loss.actor_loss(batch))
+
+    def bc_actor_losses(self, batch: TensorDictBase) -> tuple[torch.Tensor, TensorDict]:
+        """As :meth:`actor_losses`, with the behaviour-cloning actor loss (BC warm start)."""
+        return self._actor_phase(*self.loss.bc_actor_loss(batch))
+
+    def _actor_phase(self, loss_actor: torch.Tensor, log_prob: torch.Tensor) -> tuple[torch.Tensor, TensorDict]:
         loss_alpha = self.loss.alpha_loss(log_prob)
         metrics = TensorDict(
             {

@@ -44,6 +44,7 @@ from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import load_checkpoint, write_checkpoint
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
+from torchrl_wsrl.data.returns import episode_returns
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
@@ -338,7 +339,7 @@ def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
     """Episode count, mean episode return (RAW rewards) and share of episodes ending in a
     terminal step (a success on goal-reaching tasks)."""
     ends = np.flatnonzero(data["terminals"] | data["timeouts"])
-    returns = [part.sum() for part in np.split(data["rewards"], ends[:-1] + 1)]
+    returns = episode_returns(data["rewards"], data["terminals"], data["timeouts"])
     return {
         "episodes": len(returns),
         "mean_episode_return": float(np.mean(returns)),

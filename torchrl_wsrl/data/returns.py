@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -71,6 +72,14 @@ def mc_returns(
             returns, rewards, episode_ends, gamma, sparse_failure_reward
         )
     return returns.to(torch.float32)
+
+
+def episode_returns(rewards: np.ndarray, terminals: np.ndarray, timeouts: np.ndarray) -> np.ndarray:
+    """Undiscounted return of every episode of flat D4RL arrays ``[N]`` (episodes end on a
+    terminal or a timeout; the last row ends one, marked or not): ``[num_episodes]``."""
+    ends = np.flatnonzero(np.asarray(terminals, bool) | np.asarray(timeouts, bool))
+    splits = ends[ends < len(rewards) - 1] + 1
+    return np.array([part.sum() for part in np.split(np.asarray(rewards).reshape(-1), splits)])
 
 
 def _shift_up(x: Tensor, span: int) -> Tensor:

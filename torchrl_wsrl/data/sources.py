@@ -20,12 +20,15 @@ import logging
 import os
 from pathlib import Path
 
+import h5py
+import numpy as np
 from tensordict import TensorDict
 
 from torchrl_wsrl.data.d4rl import load_d4rl_hdf5
 from torchrl_wsrl.data.layouts import d4rl_layout, minari_layout
 from torchrl_wsrl.data.minari_reader import load_minari, minari_dataset_path
-from torchrl_wsrl.envs import Task
+from torchrl_wsrl.data.returns import episode_returns
+from torchrl_wsrl.envs import Task, normalized_score
 
 __all__ = [
     "cache_dir",
@@ -35,6 +38,8 @@ __all__ = [
     "sample_path",
     "sparse_failure_reward",
     "load_task_dataset",
+    "resolve_dataset",
+    "dataset_score",
     "load_dataset_path",
     "missing_dataset_message",
 ]
@@ -101,13 +106,38 @@ def load_task_dataset(
         DatasetError: the data cannot be used for ``task`` (content, layout), naming the file
             and key.
     """
+    return load_dataset_path(task, resolve_dataset(task, path), gamma=gamma)
+
+
+def resolve_dataset(task: Task, path: str | os.PathLike | None = None) -> Path:
+    """Where :func:`load_task_dataset` reads ``task``'s data: ``path`` if given, else the first
+    source of the module docstring that exists.
+
+    Raises:
+        FileNotFoundError: ``path`` is None and no source exists (the message lists where it
+            looked and how to get the data).
+    """
     if path is not None:
-        return load_dataset_path(task, path, gamma=gamma)
+        return Path(path)
     for kind, candidate in _candidates(task):
         if _exists(kind, candidate):
             logger.info("task %s: offline data from the %s at %s", task.name, kind, candidate)
-            return load_dataset_path(task, candidate, gamma=gamma)
+            return candidate
     raise FileNotFoundError(missing_dataset_message(task))
+
+
+def dataset_score(task: Task, path: str | os.PathLike) -> float | None:
+    """Mean normalized score (:func:`~torchrl_wsrl.envs.episode_score` scale, 0-100) of the
+    episodes of the D4RL-format file at ``path``, from its raw ``rewards``, ``terminals`` and
+    ``timeouts``: the level the data's behaviour policy plays at, the reference a pre-trained
+    policy is compared with. ``None`` for a Minari folder or a task not scored by its return.
+    """
+    path = Path(path)
+    if task.metric != "normalized_return" or not path.is_file():
+        return None
+    with h5py.File(path, "r") as f:
+        returns = episode_returns(f["rewards"][:], f["terminals"][:], f["timeouts"][:])
+    return float(np.mean([normalized_score(task, r) for r in returns]))
 
 
 def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.99) -> TensorDict:

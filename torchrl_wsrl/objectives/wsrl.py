@@ -211,6 +211,20 @@ class WSRLLoss(LossModule):
         q = q.amin(0) if self.actor_q_reduction == "min" else q.mean(0)
         return (self.alpha.detach() * log_prob - q.squeeze(-1)).mean(), log_prob
 
+    def bc_actor_loss(self, tensordict: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
+        """Behaviour-cloning actor loss ``mean_b [alpha log pi(a~|s) - log pi(a_b|s)]`` on the
+        batch's actions ``a_b`` ``[B, act]``, and ``log_prob`` ``[B]`` of the sampled ``a~``.
+
+        The warm start of CQL's official code (``policy_eval_start``) and of CORL's CQL /
+        Cal-QL (``bc_steps``): maximum likelihood of the data actions, with SAC's entropy term
+        kept so the temperature keeps its target. Actions at the tanh bounds are scored by
+        TorchRL's ``TanhNormal.log_prob``, which clamps them inside ``(-1, 1)``.
+        """
+        observation = tensordict.get(self.tensor_keys.observation)
+        _, log_prob = self._sample(observation)
+        data_log_prob = self._policy(observation).log_prob(tensordict.get(self.tensor_keys.action))
+        return (self.alpha.detach() * log_prob - data_log_prob).mean(), log_prob
+
     def alpha_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
         """``loss_alpha`` towards the target entropy -|A| (SAC, Haarnoja et al. 2018b, Eq. 18)."""
         return -(self.log_alpha * (log_prob.detach() + self.target_entropy)).mean()

@@ -1,0 +1,144 @@
+"""The paper's comparison in one command: pre-train once per seed, fine-tune every algorithm
+from that same checkpoint, then write the report.
+
+    python -m torchrl_wsrl.compare --task hopper-medium --seeds 5 --jobs 2 \\
+        --out docs/results/hopper-medium [hydra overrides, e.g. profile=compare]
+
+1. One pre-training run per seed (``train.online_steps=0``) writes ``pretrained.pt``.
+2. Each of ``--algos`` that pre-trains (``wsrl``, ``wsrl_no_warmup``, ``calql_online``,
+   ``wsrl_policy_only``, ...) starts from its seed's ``pretrained.pt``
+   (``pretrained_checkpoint=``), so the algorithms differ only in what they do online; those
+   that do not (``rlpd``, ``sac_scratch``) start from scratch with the same seed.
+3. :func:`torchrl_wsrl.report.write_report` turns the runs into ``scores.md``,
+   ``score_curves.png`` and ``q_diagnostics.png`` in ``--out``, next to ``command.md`` (the
+   command, the commit, the wall time) and a copy of each run's ``config.yaml`` and
+   ``metrics.csv`` under ``--out/runs/`` (the report can be rebuilt from them; checkpoints stay
+   in ``--runs-root``).
+
+Runs go to ``--runs-root/<task>/<time>/{pretrain,<algo>}/seed<k>/``, ``--jobs`` at a time,
+each on one thread (give ``--jobs`` at most the free cores). Nothing existing is overwritten:
+``--out`` must not hold a report yet.
+"""
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime
+from multiprocessing import get_context
+from pathlib import Path
+
+from hydra import compose, initialize_config_module
+
+from torchrl_wsrl.report import REPORT_FILES, write_report
+
+DEFAULT_ALGOS = ("wsrl", "wsrl_no_warmup", "calql_online", "wsrl_policy_only", "rlpd")
+
+
+def compose_config(overrides: list[str]):
+    """The run config of ``python -m torchrl_wsrl.train`` with ``overrides`` (hydra's compose)."""
+    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
+        return compose("config", overrides=overrides)
+
+
+def run_one(overrides: list[str], run_dir: str) -> dict:
+    """One training run into ``run_dir`` on one thread; returns its summary as a dict (runs in
+    a worker process)."""
+    from torchrl_wsrl.trainer import Trainer, configure_torch
+
+    cfg = compose_config([*overrides, "threads=1"])
+    configure_torch(cfg)
+    return Trainer(cfg, Path(run_dir)).run().__dict__
+
+
+def plan(task: str, seeds: list[int], algos: list[str], overrides: list[str], root: Path):
+    """``(pre-training jobs, fine-tuning jobs)``, each a list of ``(overrides, run_dir)``.
+
+    Raises:
+        ValueError: an unknown algorithm (the message lists the known ones).
+    """
+    pretrain, finetune = [], []
+    for seed in seeds:
+        common = [f"task={task}", f"seed={seed}", *overrides]
+        pretrained = root / "pretrain" / f"seed{seed}"
+        pretrain.append(([*common, "algo=wsrl", "train.online_steps=0"], pretrained))
+        for algo in algos:
+            algo_cfg = compose_config([*common, f"algo={algo}"]).algo
+            start = [f"pretrained_checkpoint={pretrained / 'pretrained.pt'}"] if algo_cfg.pretrain else []
+            finetune.append(([*common, f"algo={algo}", *start], root / algo / f"seed{seed}"))
+    return pretrain, finetune
+
+
+def _run_all(jobs: list, workers: int) -> None:
+    # spawn: a fresh interpreter per worker, no forked torch / MuJoCo state.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(run_one, overrides, str(run_dir)) for overrides, run_dir in jobs]
+        for (overrides, run_dir), future in zip(jobs, futures):
+            summary = future.result()
+            print(f"done {run_dir}: {summary}", flush=True)
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def main(argv: list[str] | None = None) -> Path:
+    parser = argparse.ArgumentParser(
+        prog="python -m torchrl_wsrl.compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--task", default="hopper-medium")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (5)")
+    parser.add_argument("--algos", default=",".join(DEFAULT_ALGOS), help="comma-separated algo names")
+    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each (2)")
+    parser.add_argument("--out", type=Path, required=True, help="folder for the report")
+    parser.add_argument("--runs-root", type=Path, default=Path("runs/compare"))
+    parser.add_argument("--steps", default="", help="online env steps for table columns, e.g. 0,300,600")
+    parser.add_argument("overrides", nargs="*", help="hydra overrides for every run, e.g. profile=compare")
+    args = parser.parse_args(argv)
+    algos = [a for a in args.algos.split(",") if a]
+    existing = [str(args.out / name) for name in REPORT_FILES if (args.out / name).exists()]
+    if existing:
+        parser.error(f"{existing} exist already; choose another --out")
+    try:
+        steps = [int(s) for s in args.steps.split(",") if s.strip()]
+    except ValueError:
+        parser.error(f"--steps takes comma-separated integers, got {args.steps!r}")
+    root = args.runs_root / args.task / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    try:
+        pretrain, finetune = plan(args.task, list(range(args.seeds)), algos, args.overrides, root)
+    except Exception as error:  # hydra names the unknown group option
+        parser.error(str(error))
+
+    tic = time.perf_counter()
+    _run_all(pretrain, args.jobs)
+    _run_all(finetune, args.jobs)
+    wall = time.perf_counter() - tic
+
+    copies = args.out / "runs"
+    for _, run_dir in finetune:
+        target = copies / run_dir.relative_to(root)
+        target.mkdir(parents=True, exist_ok=False)
+        for name in ("config.yaml", "metrics.csv", "summary.json"):
+            shutil.copy2(run_dir / name, target / name)
+    write_report([copies], args.out, steps=steps)
+    command = " ".join(["python -m torchrl_wsrl.compare", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    (args.out / "command.md").write_text(
+        f"# How this report was made\n\n```bash\n{command}\n```\n\n"
+        f"- commit: {_commit()}\n- wall time: {wall / 60:.1f} min ({args.jobs} jobs at a time, one thread each)\n"
+        f"- runs (with checkpoints): {root}\n"
+    )
+    print((args.out / "scores.md").read_text())
+    return args.out
+
+
+if __name__ == "__main__":
+    main()
