@@ -33,6 +33,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
+from hydra.errors import HydraException
 
 from torchrl_wsrl.report import REPORT_FILES, write_report
 
@@ -59,7 +60,7 @@ def plan(task: str, seeds: list[int], algos: list[str], overrides: list[str], ro
     """``(pre-training jobs, fine-tuning jobs)``, each a list of ``(overrides, run_dir)``.
 
     Raises:
-        ValueError: an unknown algorithm (the message lists the known ones).
+        hydra.errors.HydraException: an unknown algorithm, task or override.
     """
     pretrain, finetune = [], []
     for seed in seeds:
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> Path:
     root = args.runs_root / args.task / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     try:
         pretrain, finetune = plan(args.task, list(range(args.seeds)), algos, args.overrides, root)
-    except Exception as error:  # hydra names the unknown group option
+    except HydraException as error:  # names the unknown algo, task or override
         parser.error(str(error))
 
     tic = time.perf_counter()

@@ -21,16 +21,18 @@ def _series(rows, phase_names, x_key, y_key):
     return [p[0] for p in pts], [p[1] for p in pts]
 
 
-def plot_run(run_dir: Path, *, warmup_steps: int, data_score: float | None = None) -> Path:
-    """Write ``learning_curve.png``: the normalized score during pre-training (x: gradient steps)
-    and online (x: online env steps, the warmup shaded), with the offline data's own score
-    (``data_score``) as a reference line, and predicted Q against the MC return of the
-    evaluation episodes online."""
+def plot_run(run_dir: Path, *, warmup_steps: int, data_score: float | None = None, bc_steps: int = 0) -> Path:
+    """Write ``learning_curve.png``: the normalized score during pre-training (x: gradient steps,
+    the BC warm start shaded) and online (x: online env steps, the warmup shaded), with the
+    offline data's own score (``data_score``) as a reference line, and predicted Q against the
+    MC return of the evaluation episodes online."""
     run_dir = Path(run_dir)
     rows = read_metrics(run_dir / "metrics.csv")
     fig, (ax_pre, ax_on, ax_q) = plt.subplots(1, 3, figsize=(15, 4))
     ax_pre.plot(*_series(rows, {"pretrain"}, "grad_step", "score"), "o-", color="tab:gray")
     ax_pre.set(title="offline pre-training", xlabel="gradient steps", ylabel="normalized score")
+    if bc_steps:
+        ax_pre.axvspan(0, bc_steps, color="tab:purple", alpha=0.1, label="BC warm start")
     ax_on.plot(*_series(rows, {"warmup", "online"}, "env_step", "score"), "o-", color="tab:blue")
     ax_q.plot(*_series(rows, {"warmup", "online"}, "env_step", "q_pred"), "o-", label="predicted Q (eval episodes)")
     ax_q.plot(*_series(rows, {"warmup", "online"}, "env_step", "q_mc_return"), "s--", label="MC return (eval episodes)")

@@ -8,6 +8,7 @@ the online loss and the offline-data ratio.
 from __future__ import annotations
 
 import csv
+import ctypes
 import math
 import json
 import time
@@ -37,12 +38,30 @@ METRIC_COLUMNS = (
 )
 
 
+# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_MAX.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Let glibc reuse freed heap memory instead of mapping fresh pages for every large tensor:
+    ``mallopt(M_MMAP_MAX, 0)`` and ``mallopt(M_TRIM_THRESHOLD, 2 GiB)``, what the variables
+    ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647`` do at start-up. Measured here
+    (2-core CPU, default profile, one thread): CQL pre-training 4.2 -> 8.5 it/s with two runs
+    side by side. Returns False where the C library is not glibc (nothing changed)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
+    except (OSError, AttributeError):
+        return False
+
+
 def configure_torch(cfg: DictConfig) -> None:
-    """Process-wide torch settings of a run: ``cfg.threads`` intra-op threads (``null``: torch's
-    default) and TF32 matmuls for the critic (``cfg.critic.tf32``)."""
+    """Process-wide settings of a run: ``cfg.threads`` intra-op threads (``null``: torch's
+    default), TF32 matmuls for the critic (``cfg.critic.tf32``) and :func:`keep_freed_memory`."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     set_tf32(cfg.critic.tf32)
+    keep_freed_memory()
 
 
 class MetricsCSV:
@@ -106,9 +125,9 @@ class Trainer:
         self.offline_data: TensorDictBase | None = None
 
     # -- helpers ------------------------------------------------------------------------------
-    def _update_step(self, loss, optimizers, utd_ratio: int) -> UpdateStep:
+    def _update_step(self, loss, optimizers, utd_ratio: int, tau: float) -> UpdateStep:
         return UpdateStep(
-            loss, optimizers, utd_ratio=utd_ratio, tau=self.cfg.agent.tau,
+            loss, optimizers, utd_ratio=utd_ratio, tau=tau,
             compile=self.cfg["update"].compile, cudagraphs=self.cfg["update"].cudagraphs,
         )
 
@@ -137,7 +156,9 @@ class Trainer:
         if online_storage is not None and len(online_storage):
             row["q_online"] = self._mean_q(online_storage[torch.randint(len(online_storage), (probe,))])
         self.metrics.write(row)
-        plot_run(self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score)
+        plot_run(
+            self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score, bc_steps=self.cfg.train.bc_steps
+        )
         return result["score"]
 
     @property
@@ -160,7 +181,7 @@ class Trainer:
         t = self.cfg.train
         buffer = ReplayBuffer(storage=LazyTensorStorage(self.offline_data.numel(), device=self.device), batch_size=t.batch_size)
         buffer.extend(self.offline_data)
-        update = self._update_step(loss, optimizers, utd_ratio=1)
+        update = self._update_step(loss, optimizers, utd_ratio=1, tau=self.cfg.agent.pretrain_tau)
         metrics = score = None
         for step in tqdm(range(1, t.pretrain_steps + 1), desc="pre-training (gradient steps)", mininterval=2):
             update.behavior_cloning = step <= t.bc_steps
@@ -191,7 +212,7 @@ class Trainer:
             EpisodeMCReturns(self.cfg.agent.gamma, sparse_failure_reward=sparse_failure_reward(self.task))
             if algo.online_loss == "calql" else None
         )
-        update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio)
+        update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio, tau=self.cfg.agent.tau)
         metrics = score = None
         gradient_steps = 0
         progress = tqdm(total=t.online_steps, desc="online (env steps)", mininterval=2)

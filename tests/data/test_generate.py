@@ -155,3 +155,30 @@ def test_the_cli_writes_the_cache_and_refuses_to_overwrite(tmp_path):
     assert load_task_dataset(UMAZE).batch_size[0] > 0  # found in the cache
     with pytest.raises(SystemExit):
         main(["--task", "pointmaze-umaze", "--transitions", "50"])
+
+
+def test_medium_sac_stops_at_the_target_score_and_saves_each_evaluated_policy(tmp_path, monkeypatch):
+    """D4RL's "medium": SAC is stopped at the first evaluation of its sampling policy that
+    reaches the target; the actor of every evaluation is kept (scores scripted here, and no
+    update runs: all steps fall in the uniform-random start)."""
+    from torchrl_wsrl.data import generate as generator
+
+    scripted = iter([10.0, 30.0, 45.0, 60.0])
+    calls = []
+
+    def fake_evaluate(env, actor, task, *, num_episodes, deterministic):
+        calls.append(deterministic)
+        return {"score": next(scripted)}
+
+    monkeypatch.setattr(generator, "evaluate", fake_evaluate)
+    task = get_task("hopper-medium")
+    run = generator.train_sac(task, 100, seed=0, stop_score=44.0, eval_every=10, checkpoint_dir=tmp_path / "ck")
+    assert run.evaluations == [(10, 10.0), (20, 30.0), (30, 45.0)]
+    assert calls == [False, False, False]  # the sampling policy, as it will collect the data
+    assert run.transitions.numel() == 30
+    saved = sorted(p.name for p in (tmp_path / "ck").iterdir())
+    assert saved == ["sac-0000010.pt", "sac-0000020.pt", "sac-0000030.pt"]
+    actor = actor_from_checkpoint(tmp_path / "ck" / "sac-0000030.pt", task)
+    obs = torch.randn(4, task.obs_dim)
+    torch.testing.assert_close(actor.module[0].module(obs), run.actor.module[0].module(obs))
+    assert generator.medium_stop_score(task) == 44.0 and generator.medium_stop_score(UMAZE) is None

@@ -9,9 +9,10 @@ Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4R
 2020):
 
 - ``random``: uniform actions (every task).
-- ``medium``: a SAC agent trained for ``--train-steps`` env steps, then sampled; ``expert``:
+- ``medium``: a SAC agent trained until its sampling policy reaches D4RL's medium level of the
+  env (``--stop-score``; at most ``--train-steps`` env steps), then sampled; ``expert``:
   trained ``--expert-train-steps``; ``medium-replay``: the medium agent's replay buffer while it
-  trained; ``medium-expert``: medium and expert data, half each. The SAC agent is this
+  trained; the behaviour policy is written beside the data (``<file>.policy.pt``); ``medium-expert``: medium and expert data, half each. The SAC agent is this
   project's own: the ensemble critic with 2 critics, ``WSRLLoss`` with an entropy backup and
   the min over both critics (SAC, Haarnoja et al. 2018), one update per env step after 5,000
   uniform-random steps. Meant for locomotion; it runs on any task.

@@ -1,0 +1,53 @@
+"""python -m torchrl_wsrl.compare: one pre-training per seed, every algorithm fine-tuned from it."""
+import pytest
+from hydra.errors import HydraException
+
+from test_algos import _tiny_hopper_dataset
+
+from torchrl_wsrl.compare import main, plan
+from torchrl_wsrl.report import find_runs
+
+
+@pytest.fixture
+def tiny_hopper_dataset(tmp_path):
+    return _tiny_hopper_dataset(tmp_path / "hopper.hdf5")
+
+
+def test_plan_starts_every_pretraining_algo_from_its_seeds_checkpoint(tmp_path):
+    pretrain, finetune = plan("hopper-medium", [0, 1], ["wsrl", "calql_online", "rlpd"], ["profile=smoke"], tmp_path)
+    assert [run_dir for _, run_dir in pretrain] == [tmp_path / "pretrain" / "seed0", tmp_path / "pretrain" / "seed1"]
+    assert all("train.online_steps=0" in overrides for overrides, _ in pretrain)
+    by_dir = {run_dir.relative_to(tmp_path).as_posix(): overrides for overrides, run_dir in finetune}
+    assert sorted(by_dir) == ["calql_online/seed0", "calql_online/seed1", "rlpd/seed0", "rlpd/seed1", "wsrl/seed0", "wsrl/seed1"]
+    for name, overrides in by_dir.items():
+        algo, seed = name.split("/")
+        starts = [o for o in overrides if o.startswith("pretrained_checkpoint=")]
+        expected = [] if algo == "rlpd" else [f"pretrained_checkpoint={tmp_path / 'pretrain' / seed / 'pretrained.pt'}"]
+        assert starts == expected
+        assert f"seed={seed.removeprefix('seed')}" in overrides and "profile=smoke" in overrides
+    with pytest.raises(HydraException, match="no_such_algo"):
+        plan("hopper-medium", [0], ["no_such_algo"], [], tmp_path)
+
+
+def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
+    out = tmp_path / "report"
+    overrides = [
+        "profile=smoke", f"dataset_path={tiny_hopper_dataset}", "train.pretrain_steps=10", "train.bc_steps=5",
+        "train.pretrain_eval_every=10", "train.online_steps=40", "train.warmup_steps=10", "train.eval_every=20",
+        "train.eval_episodes=1", "train.online_batch_size=16", "task.critic_hidden=[8]", "task.actor_hidden=[8]",
+        "agent.num_critics=2",
+    ]
+    main(["--seeds", "2", "--algos", "wsrl,wsrl_no_warmup", "--jobs", "1", "--out", str(out),
+          "--runs-root", str(tmp_path / "runs"), *overrides])
+    for name in ("scores.md", "score_curves.png", "q_diagnostics.png", "command.md"):
+        assert (out / name).is_file(), name
+    runs = find_runs([out / "runs"])
+    assert sorted((r.algo, r.seed) for r in runs) == [("wsrl", 0), ("wsrl", 1), ("wsrl_no_warmup", 0), ("wsrl_no_warmup", 1)]
+    # Both algorithms of a seed start from the same pre-trained policy: the same first score.
+    for seed in (0, 1):
+        first = {r.algo: r.after_pretraining for r in runs if r.seed == seed}
+        assert first["wsrl"] == first["wsrl_no_warmup"]
+    assert "dip" in (out / "scores.md").read_text()
+    assert "python -m torchrl_wsrl.compare --seeds 2" in (out / "command.md").read_text()
+    with pytest.raises(SystemExit):  # never over an existing report
+        main(["--seeds", "1", "--out", str(out), *overrides])
