@@ -24,7 +24,7 @@ def uniform_random_score(episodes: int = 5) -> float:
 def test_short_pretraining_beats_random_actions(tmp_path):
     with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
         cfg = compose("config", overrides=[
-            "profile=smoke", "train.pretrain_steps=800", "train.bc_steps=800", "train.pretrain_eval_every=800",
+            "profile=smoke", "train.pretrain_steps=1500", "train.bc_steps=1500", "train.pretrain_eval_every=1500",
             "train.online_steps=0", "train.eval_episodes=3", "train.batch_size=128", "train.lr_actor=1e-3",
             "task.actor_hidden=[64,64]", "task.cql.num_actions=2",
             f"dataset_path={sample_path(TASK)}", "seed=0",
