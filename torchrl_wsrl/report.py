@@ -414,7 +414,7 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
         + score_table(groups, steps)
         + "\nThe dip after the first updates (cells: mean [95% bootstrap CI] over seeds):\n\n"
         + dip_table(groups)
-        + "\nRuns:\n" + "".join(f"- {r.path}\n" for r in runs)
+        + "\nRuns (relative to this file):\n" + "".join(f"- {os.path.relpath(r.path, out.resolve())}\n" for r in runs)
     )
     curves = {
         label: {column: aggregate_ci(members, column) for column in VALUE_COLUMNS[1:]}
