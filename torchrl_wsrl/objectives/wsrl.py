@@ -220,9 +220,9 @@ class WSRLLoss(LossModule):
         kept so the temperature keeps its target. Actions at the tanh bounds are scored by
         TorchRL's ``TanhNormal.log_prob``, which clamps them inside ``(-1, 1)``.
         """
-        observation = tensordict.get(self.tensor_keys.observation)
-        _, log_prob = self._sample(observation)
-        data_log_prob = self._policy(observation).log_prob(tensordict.get(self.tensor_keys.action))
+        dist = self._policy(tensordict.get(self.tensor_keys.observation))
+        _, log_prob = rsample_and_log_prob(dist, ())
+        data_log_prob = dist.log_prob(tensordict.get(self.tensor_keys.action))
         return (self.alpha.detach() * log_prob - data_log_prob).mean(), log_prob
 
     def alpha_loss(self, log_prob: torch.Tensor) -> torch.Tensor:
