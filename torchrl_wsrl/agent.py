@@ -1,11 +1,13 @@
 """Build the actor, the critic ensemble and the losses from the run config; save and restore them."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
 from omegaconf import DictConfig
 
+from torchrl_wsrl.checkpoint import read_torch_file
 from torchrl_wsrl.envs import Task
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
@@ -70,32 +72,49 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
 
 
 def write_checkpoint(path: Path, payload: dict) -> Path:
-    """``torch.save`` ``payload`` to ``path`` through a temporary file and a rename, so that a
-    crash never leaves a partial file under the final name; refuses to overwrite an existing
-    file (``FileExistsError``)."""
+    """``torch.save`` ``payload`` to ``path`` through a temporary file, fsync and a rename, so
+    that a crash never leaves a partial file under the final name, and a failed write (a full
+    disk) leaves no temporary file behind; refuses to overwrite an existing file.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+        OSError: the write failed (the message names ``path``).
+    """
     path = Path(path)
     if path.exists():
         raise FileExistsError(f"checkpoint {path} exists already; not overwriting it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(payload, tmp)
-    tmp.rename(path)
+    try:
+        with tmp.open("wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.rename(path)
+    except (OSError, RuntimeError) as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write checkpoint {path}: {err}") from err
     return path
 
 
-def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
-    """Write the loss state (actor, critics, target critics, temperature, CQL multiplier) and the
-    optimizer states to ``path`` (:func:`write_checkpoint`)."""
+def agent_state(loss: WSRLLoss, optimizers: dict, **extra) -> dict:
+    """The agent as a checkpoint holds it: ``{"loss": loss state (actor, critics, target
+    critics, temperature, CQL multiplier), "optimizers": Adam states, **extra}``."""
     optimizer_states = {k: o.state_dict() for k, o in optimizers.items()}
-    return write_checkpoint(path, {"loss": loss.state_dict(), "optimizers": optimizer_states, **extra})
+    return {"loss": loss.state_dict(), "optimizers": optimizer_states, **extra}
+
+
+def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
+    """Write :func:`agent_state` to ``path`` (:func:`write_checkpoint`)."""
+    return write_checkpoint(path, agent_state(loss, optimizers, **extra))
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint written by :func:`save_checkpoint` (``FileNotFoundError`` if absent)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"pre-trained checkpoint {path} does not exist")
-    return torch.load(path, map_location="cpu", weights_only=False)
+    """Read a checkpoint written by :func:`save_checkpoint`, with ``weights_only=True``
+    (:func:`~torchrl_wsrl.checkpoint.read_torch_file`: ``FileNotFoundError`` if absent,
+    ``CheckpointMismatchError`` if unreadable or holding anything but tensors and plain
+    containers). Check it against a run with :func:`~torchrl_wsrl.checkpoint.check_agent_state`."""
+    return read_torch_file(path, what="checkpoint")
 
 
 def restore(loss: WSRLLoss, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:

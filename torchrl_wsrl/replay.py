@@ -84,11 +84,17 @@ class WarmupReplayTransform(Transform):
 
     forward = _call
 
-    def state_dict(self, *args, **kwargs):
+    # The counter is a host integer, not a tensor: ``nn.Module``'s extra state carries it in
+    # every ``state_dict`` that holds this transform (a ``ReplayBuffer``'s included).
+    def get_extra_state(self) -> dict:
         return {"env_steps": self.env_steps, "warmup_steps": self.warmup_steps}
 
-    def load_state_dict(self, state_dict, *args, **kwargs):
-        self.env_steps = int(state_dict["env_steps"])
+    def set_extra_state(self, state: dict) -> None:
+        if state["warmup_steps"] != self.warmup_steps:
+            raise ValueError(
+                f"the saved warmup transform gates {state['warmup_steps']} warmup env steps, this one {self.warmup_steps}"
+            )
+        self.env_steps = int(state["env_steps"])
 
 
 def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, reward_bias: float = 0.0) -> TensorDictBase:

@@ -7,10 +7,9 @@ the online loss and the offline-data ratio.
 """
 from __future__ import annotations
 
-import csv
 import ctypes
-import math
 import json
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,24 +17,25 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
+from torchrl.checkpoint import GlobalRNGState
 from torchrl.collectors import Collector
 from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
-from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
+from torchrl_wsrl.agent import agent_state, load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
+from torchrl_wsrl.checkpoint import EnvRNGState, ReplayState, RunCheckpoints, check_agent_state
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset, sparse_failure_reward
 from torchrl_wsrl.envs import get_task, make_env
+from torchrl_wsrl.envs.wrappers import RecordResetRNG
 from torchrl_wsrl.evaluation import evaluate
+from torchrl_wsrl.metrics import METRIC_COLUMNS, DivergenceError, IntervalMetrics, MetricsCSV, log_row, make_logger, q_bound
 from torchrl_wsrl.modules.critic import set_tf32
 from torchrl_wsrl.plotting import plot_run
 from torchrl_wsrl.replay import EpisodeMCReturns, as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
+from torchrl_wsrl.validation import validate_config
 
-METRIC_COLUMNS = (
-    "phase", "grad_step", "env_step", "wall_time_s", "score", "episode_return", "episode_length",
-    "q_pred", "q_mc_return", "q_online", "q_offline", "loss_qvalue", "loss_actor", "loss_alpha",
-    "alpha", "entropy", "q_mean", "td_target_mean", "cql_penalty", "cql_alpha",
-)
+__all__ = ["METRIC_COLUMNS", "Summary", "Trainer", "configure_torch", "keep_freed_memory"]
 
 
 # glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_MAX.
@@ -65,22 +65,6 @@ def configure_torch(cfg: DictConfig) -> None:
     keep_freed_memory()
 
 
-class MetricsCSV:
-    """Appends one row per evaluation to ``metrics.csv`` (columns ``METRIC_COLUMNS``)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        try:  # "x": exclusive creation, so two jobs of a parallel sweep cannot share a run directory
-            with path.open("x", newline="") as f:
-                csv.DictWriter(f, METRIC_COLUMNS).writeheader()
-        except FileExistsError:
-            raise FileExistsError(f"{path} exists: a run never overwrites an earlier run's metrics") from None
-
-    def write(self, row: dict) -> None:
-        with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, METRIC_COLUMNS, extrasaction="ignore").writerow(row)
-
-
 @dataclass
 class Summary:
     """Normalized scores (0-100) at the three moments the paper compares."""
@@ -104,26 +88,55 @@ class Summary:
         )
 
 
-class Trainer:
-    """Runs one experiment into ``run_dir`` (a new directory): ``config.yaml`` (resolved),
-    ``metrics.csv``, ``pretrained.pt`` / ``final.pt`` checkpoints, ``learning_curve.png`` and
-    ``summary.json``."""
 
-    def __init__(self, cfg: DictConfig, run_dir: Path):
+class Trainer:
+    """Runs one experiment into ``run_dir``: ``config.yaml`` (resolved), ``metrics.csv``,
+    ``checkpoints/`` (the run checkpoints, :mod:`torchrl_wsrl.checkpoint`), the agent files
+    ``pretrained.pt`` / ``final.pt``, ``learning_curve.png``, ``summary.json`` and the
+    TorchRL logger's files under ``logs/``.
+
+    With ``resume=True``, ``run_dir`` is a run killed earlier: the trainer goes on from its
+    latest checkpoint with the config the run was started with (``cfg`` must be it), and ends
+    as the uninterrupted run would have.
+
+    Raises:
+        ConfigError: ``cfg`` fails :func:`~torchrl_wsrl.validation.validate_config`.
+        CheckpointMismatchError: ``pretrained_checkpoint`` or the checkpoint to resume from
+            does not fit this run (checked before any work).
+        DivergenceError: a non-finite loss or Q, or ``|Q|`` beyond its bound (the last
+            checkpoint is kept).
+    """
+
+    def __init__(self, cfg: DictConfig, run_dir: Path, *, resume: bool = False):
+        validate_config(cfg)
         self.cfg = cfg
         self.run_dir = Path(run_dir)
+        self.task = get_task(cfg.task.name)
+        self.checkpoints = RunCheckpoints(self.run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last, task=self.task.name)
+        self.resume_from = self._latest_checkpoint() if resume else None
+        self.resumed = None if self.resume_from is None else self.checkpoints.read(self.resume_from)
+        progress = self.resumed["progress"] if self.resumed else {}
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics = MetricsCSV(self.run_dir / "metrics.csv")
-        (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        self.metrics = MetricsCSV(self.run_dir / "metrics.csv", resume_rows=progress.get("metric_rows"))
+        if not resume:
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        self.logger = make_logger(cfg.logger, self.run_dir, name=self.task.name, config=OmegaConf.to_container(cfg, resolve=True))
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
-        self.task = get_task(cfg.task.name)
         self.eval_env = make_env(self.task, seed=cfg.seed + 10_000, device=self.device)
         self.actor = make_policy(cfg, self.task).to(self.device)
         self.critic = make_critic(cfg, self.task).to(self.device)
-        self.summary = Summary()
-        self.start = time.perf_counter()
+        self.summary = Summary(**progress.get("summary", {}))
+        self.start = time.perf_counter() - progress.get("elapsed_s", 0.0)
         self.offline_data: TensorDictBase | None = None
+        self.interval = IntervalMetrics()
+        self.max_abs_reward = torch.zeros((), device=self.device)  # over the rewards seen, scaled
+
+    def _latest_checkpoint(self) -> Path:
+        latest = self.checkpoints.latest()
+        if latest is None:
+            raise FileNotFoundError(f"{self.run_dir}: no checkpoint under {self.checkpoints.directory} to resume from")
+        return latest
 
     # -- helpers ------------------------------------------------------------------------------
     def _update_step(self, loss, optimizers, utd_ratio: int, tau: float) -> UpdateStep:
@@ -143,24 +156,66 @@ class Trainer:
         with torch.no_grad():
             return self.critic.q_values(batch["observation"], batch["action"]).mean().item()
 
-    def _evaluate(self, phase: str, grad_step: int, env_step: int, update_metrics: TensorDictBase | None, online_storage=None) -> float:
+    def _check_divergence(self, phase: str, step: str) -> None:
+        bound = q_bound(self.max_abs_reward.item(), self.cfg.agent.gamma, self.cfg.train.q_bound_factor)
+        self.interval.check(phase=phase, step=step, bound=bound)
+
+    def _evaluate(self, phase: str, grad_step: int, env_step: int, online_storage=None) -> float:
+        self._check_divergence(phase, f"gradient step {grad_step}, env step {env_step}")
         result = evaluate(
             self.eval_env, self.actor, self.task, num_episodes=self.cfg.train.eval_episodes,
             critic=self.critic, gamma=self.cfg.agent.gamma,
         )
+        if not math.isfinite(result["q_pred"]):
+            raise DivergenceError(f"divergence in {phase} at gradient step {grad_step}, env step {env_step}: Q on the evaluation episodes is {result['q_pred']}")
         row = {"phase": phase, "grad_step": grad_step, "env_step": env_step, "wall_time_s": round(time.perf_counter() - self.start, 2), **result}
-        if update_metrics is not None:
-            row.update({k: v.item() for k, v in update_metrics.items()})
+        row.update(self.interval.mean())
         probe = self.cfg.train.diagnostic_batch_size
         if self.offline_data is not None:
             row["q_offline"] = self._mean_q(self.offline_data[torch.randint(self.offline_data.numel(), (probe,))].to(self.device))
         if online_storage is not None and len(online_storage):
             row["q_online"] = self._mean_q(online_storage[torch.randint(len(online_storage), (probe,))])
         self.metrics.write(row)
+        log_row(self.logger, row)
         plot_run(
             self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score, bc_steps=self.cfg.train.bc_steps
         )
         return result["score"]
+
+    def _save_checkpoint(self, phase: str, *, grad_step: int, env_step: int, loss, optimizers, replay=None, collector_env=None) -> None:
+        """A run checkpoint at this point (``RunCheckpoints``), after the divergence check: a
+        diverged state is never saved, the last good one is kept."""
+        self._check_divergence(phase, f"gradient step {grad_step}, env step {env_step}")
+        envs = {"eval": self.eval_env} if collector_env is None else {"eval": self.eval_env, "collector": collector_env}
+        progress = {
+            "phase": phase, "grad_step": grad_step, "env_step": env_step, "metric_rows": self.metrics.rows,
+            "elapsed_s": time.perf_counter() - self.start, "max_abs_reward": self.max_abs_reward.item(),
+            "summary": {k: v for k, v in self.summary.__dict__.items() if k != "wall_times_s"},
+        }
+        networks = {k: OmegaConf.to_container(self.cfg.task[k]) for k in ("actor_hidden", "critic_hidden")}
+        position = grad_step if phase == "pretrain" else self.cfg.train.pretrain_steps + env_step
+        self.checkpoints.save(
+            position, loss=loss, optimizers=optimizers, replay=replay, envs=envs, progress=progress, interval=self.interval,
+            run={"networks": {**networks, "num_critics": self.cfg.agent.num_critics}, "config": OmegaConf.to_container(self.cfg, resolve=True)},
+        )
+
+    def _restore_run_state(self, loss, optimizers, *, replay=None, collector_env=None) -> dict:
+        """Apply the checkpoint being resumed from to this phase's pieces (checked first) and
+        return its progress. The global generators come last, after every piece was built."""
+        states = self.resumed
+        self.checkpoints.check(self.resume_from, states, loss=loss, optimizers=optimizers)
+        loss.load_state_dict(states["loss"])
+        for name, optimizer in optimizers.items():
+            optimizer.load_state_dict(states["optimizers"][name])
+        if replay is not None:
+            ReplayState(replay).load_state_dict(states["replay"])
+        envs = {"eval": self.eval_env} if collector_env is None else {"eval": self.eval_env, "collector": collector_env}
+        EnvRNGState(**envs).load_state_dict(states["env_rng"])
+        self.interval.load_state_dict(states["interval"])
+        self.max_abs_reward.fill_(states["progress"]["max_abs_reward"])
+        GlobalRNGState().load_state_dict(states["rng"])
+        self.resumed = None  # applied once
+        return states["progress"]
 
     @property
     def warmup_steps(self) -> int:
@@ -178,35 +233,54 @@ class Trainer:
     # -- phases -------------------------------------------------------------------------------
     def pretrain(self, loss, optimizers) -> None:
         """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data, the actor
-        cloning the data actions for the first ``train.bc_steps`` of them (BC warm start)."""
+        cloning the data actions for the first ``train.bc_steps`` of them (BC warm start); a
+        run checkpoint every ``checkpoint.pretrain_every`` gradient steps and at the last."""
         t = self.cfg.train
         buffer = ReplayBuffer(storage=LazyTensorStorage(self.offline_data.numel(), device=self.device), batch_size=t.batch_size)
         buffer.extend(self.offline_data)
         update = self._update_step(loss, optimizers, utd_ratio=1, tau=self.cfg.agent.pretrain_tau)
-        metrics = score = None
-        for step in tqdm(range(1, t.pretrain_steps + 1), desc="pre-training (gradient steps)", mininterval=2):
+        first = 1
+        if self.resumed is not None:
+            first = self._restore_run_state(loss, optimizers)["grad_step"] + 1
+        for step in tqdm(range(first, t.pretrain_steps + 1), desc="pre-training (gradient steps)", initial=first - 1, total=t.pretrain_steps, mininterval=2):
             update.behavior_cloning = step <= t.bc_steps
-            metrics = update(buffer.sample())
+            self.interval.add(update(buffer.sample()))
             if step % t.pretrain_eval_every == 0 or step == t.pretrain_steps:
-                score = self._evaluate("pretrain", step, 0, metrics)
-        self.summary.after_pretraining = score
+                score = self._evaluate("pretrain", step, 0)
+                if step == t.pretrain_steps:
+                    self.summary.after_pretraining = score
+            if step % self.cfg.checkpoint.pretrain_every == 0 or step == t.pretrain_steps:
+                self._save_checkpoint("pretrain", grad_step=step, env_step=0, loss=loss, optimizers=optimizers)
 
     def online(self, loss, optimizers) -> None:
         """Phases 2 and 3: ``warmup_steps`` env steps with no update into a fresh buffer, then one
-        UTD block per env step, for ``train.online_steps`` env steps in all (warmup included)."""
+        UTD block per env step, for ``train.online_steps`` env steps in all (warmup included).
+
+        A run checkpoint is taken at the first episode end after every
+        ``checkpoint.online_every`` env steps: between episodes the env's whole state is its
+        generator's (:class:`~torchrl_wsrl.envs.wrappers.RecordResetRNG`), while MuJoCo's
+        state mid-episode (solver warm start included) cannot be restored exactly through
+        gymnasium."""
         t, algo = self.cfg.train, self.cfg.algo
         buffer, warmup, online_storage = make_replay_buffer(
             capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.update_start,
             offline_data=self.offline_data, offline_ratio=algo.offline_ratio, device=self.device,
         )
+        online_buffer = getattr(buffer, "online_buffer", buffer)
+        env = make_env(self.task, seed=self.cfg.seed, device=self.device, gym_wrapper=RecordResetRNG)
+        done_steps = gradient_steps = 0
+        if self.resumed is not None:
+            # The generators are restored now, after the collector below has reset its env and
+            # drawn its first actions (hence the collector's env generator first, by hand).
+            EnvRNGState(collector=env).load_state_dict({"collector": self.resumed["env_rng"]["collector"]})
         collector = Collector(
-            make_env(self.task, seed=self.cfg.seed, device=self.device),
-            self.actor,
-            frames_per_batch=1,
-            total_frames=t.online_steps,
-            init_random_frames=self.warmup_steps if algo.warmup_policy == "random" else None,
+            env, self.actor, frames_per_batch=1, total_frames=t.online_steps - self._resumed_env_step(),
+            init_random_frames=max(self.warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else None,
             device=self.device,
         )
+        if self.resumed is not None:
+            progress = self._restore_run_state(loss, optimizers, replay=online_buffer, collector_env=env)
+            done_steps, gradient_steps = progress["env_step"], progress["grad_step"]
         # Online Cal-QL stores whole episodes with their MC returns, so calibration keeps acting;
         # updates then start once one episode (and one batch) is in the buffer.
         mc_episodes = (
@@ -214,11 +288,12 @@ class Trainer:
             if algo.online_loss == "calql" else None
         )
         update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio, tau=self.cfg.agent.tau)
-        metrics = score = None
-        gradient_steps = 0
-        progress = tqdm(total=t.online_steps, desc="online (env steps)", mininterval=2)
-        for env_step, data in enumerate(collector, start=1):
+        every = self.cfg.checkpoint.online_every
+        next_checkpoint = (done_steps // every + 1) * every
+        progress_bar = tqdm(total=t.online_steps, initial=done_steps, desc="online (env steps)", mininterval=2)
+        for env_step, data in enumerate(collector, start=done_steps + 1):
             transitions = as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias)
+            torch.maximum(self.max_abs_reward, transitions["next", "reward"].abs().max(), out=self.max_abs_reward)
             if mc_episodes is not None:
                 transitions = mc_episodes(transitions)
             if transitions is not None:
@@ -226,41 +301,56 @@ class Trainer:
             # No evaluation during the warmup (it changes nothing); its end is evaluated before
             # the first update.
             if env_step == self.warmup_steps:
-                score = self.summary.after_warmup = self._evaluate("warmup", 0, env_step, None, online_storage)
+                self.summary.after_warmup = self._evaluate("warmup", 0, env_step, online_storage)
             if warmup.warmup_complete:
-                metrics = update(buffer.sample())
+                self.interval.add(update(buffer.sample()))
                 gradient_steps += t.utd_ratio
             if env_step > self.warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
-                score = self._evaluate("online", gradient_steps, env_step, metrics, online_storage)
-                progress.set_postfix(score=f"{score:.1f}")
-            progress.update(1)
-        progress.close()
+                self.summary.final = self._evaluate("online", gradient_steps, env_step, online_storage)
+                progress_bar.set_postfix(score=f"{self.summary.final:.1f}")
+            if env_step >= next_checkpoint and env_step < t.online_steps and data["next", "done"].any():
+                self._save_checkpoint(
+                    "online", grad_step=gradient_steps, env_step=env_step, loss=loss, optimizers=optimizers,
+                    replay=online_buffer, collector_env=env,
+                )
+                next_checkpoint = (env_step // every + 1) * every
+            progress_bar.update(1)
+        progress_bar.close()
         collector.shutdown()
-        self.summary.final = score
+
+    def _resumed_env_step(self) -> int:
+        return self.resumed["progress"]["env_step"] if self.resumed is not None else 0
 
     def run(self) -> Summary:
         cfg, algo = self.cfg, self.cfg.algo
+        resume_phase = self.resumed["progress"]["phase"] if self.resumed else None
+        pre_loss = pre_optimizers = pretrained = None
+        if algo.pretrain:
+            pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
+            pre_optimizers = self._optimizers(pre_loss)
+            if cfg.pretrained_checkpoint is not None:  # checked before any work
+                pretrained = load_checkpoint(cfg.pretrained_checkpoint)
+                check_agent_state(str(cfg.pretrained_checkpoint), pretrained, task=self.task.name, loss=pre_loss, optimizers=pre_optimizers)
+
         needs_data = (algo.pretrain and cfg.pretrained_checkpoint is None) or algo.offline_ratio > 0
         if needs_data:
             tic = time.perf_counter()
             path = resolve_dataset(self.task, cfg.dataset_path)
             self.offline_data = load_task_dataset(self.task, path=path, gamma=cfg.agent.gamma)
             self.summary.data_score = dataset_score(self.task, path)
+            self.max_abs_reward.fill_(self.offline_data["next", "reward"].abs().max().item())
             self.summary.wall_times_s["loading data"] = time.perf_counter() - tic
 
-        checkpoint = None
-        if algo.pretrain:
-            pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
-            pre_optimizers = self._optimizers(pre_loss)
+        if algo.pretrain and resume_phase != "online":
             tic = time.perf_counter()
-            if cfg.pretrained_checkpoint is None:
+            if pretrained is None:
                 self.pretrain(pre_loss, pre_optimizers)
-                save_checkpoint(self.run_dir / "pretrained.pt", pre_loss, pre_optimizers, task=self.task.name)
-                checkpoint = load_checkpoint(self.run_dir / "pretrained.pt")
+                pretrained = agent_state(pre_loss, pre_optimizers, task=self.task.name)
+                if not (self.run_dir / "pretrained.pt").exists():  # a resumed run may have written it
+                    save_checkpoint(self.run_dir / "pretrained.pt", pre_loss, pre_optimizers, task=self.task.name)
             else:
-                checkpoint = load_checkpoint(cfg.pretrained_checkpoint)
-                restore(pre_loss, pre_optimizers, checkpoint, source=str(cfg.pretrained_checkpoint))
-                self.summary.after_pretraining = self._evaluate("pretrain", 0, 0, None)
+                restore(pre_loss, pre_optimizers, pretrained, source=str(cfg.pretrained_checkpoint))
+                self.summary.after_pretraining = self._evaluate("pretrain", 0, 0)
             self.summary.wall_times_s["pre-training"] = time.perf_counter() - tic
 
         if cfg.train.online_steps == 0:  # pre-training only (e.g. python -m torchrl_wsrl.compare)
@@ -269,15 +359,18 @@ class Trainer:
             self.critic = make_critic(cfg, self.task).to(self.device)
         loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=algo.online_loss == "calql").to(self.device)
         optimizers = self._optimizers(loss)
-        if checkpoint is not None:
-            restore(loss, optimizers, checkpoint, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not algo.init_critic)
+        if pretrained is not None and resume_phase != "online":
+            restore(loss, optimizers, pretrained, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not algo.init_critic)
         tic = time.perf_counter()
         self.online(loss, optimizers)
         self.summary.wall_times_s["warmup + online"] = time.perf_counter() - tic
-        save_checkpoint(self.run_dir / "final.pt", loss, optimizers, task=self.task.name)
+        if not (self.run_dir / "final.pt").exists():
+            save_checkpoint(self.run_dir / "final.pt", loss, optimizers, task=self.task.name)
         return self._finish()
 
     def _finish(self) -> Summary:
         self.summary.wall_times_s["total"] = time.perf_counter() - self.start
         (self.run_dir / "summary.json").write_text(json.dumps(self.summary.__dict__, indent=2))
+        if self.logger is not None and hasattr(self.logger, "close"):
+            self.logger.close()
         return self.summary

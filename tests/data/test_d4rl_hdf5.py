@@ -266,6 +266,101 @@ def test_bad_input_names_file_and_key(tmp_path, case):
         load_d4rl_hdf5(path, **kwargs)
 
 
+def _float64_with(key, index, value):
+    """``_data()`` with ``key`` as float64 and ``value`` at ``index``."""
+    array = _data()[key].astype(np.float64)
+    array[index] = value
+    return _with(**{key: array})
+
+
+@pytest.mark.parametrize(
+    "key, index, value",
+    [
+        ("rewards", (9,), 1e39),
+        ("observations", (4, 2), 1e39),
+        ("next_observations", (2, 0), -1e39),
+        ("actions", (5, 1), 1e39),
+    ],
+)
+def test_values_finite_in_float64_but_inf_in_float32_are_refused(tmp_path, key, index, value):
+    path = _write_raw(tmp_path / "overflow.hdf5", _float64_with(key, index, value))
+    shown = "inf" if value > 0 else "-inf"
+    message = (
+        f"{path}: key '{key}' holds NaN or inf, first at row {index[0]} (index {index}, value "
+        f"{shown}; 1 rows affected); it is {value} in float64, finite before the float32 cast"
+    )
+    with pytest.raises(DatasetError, match=re.escape(message)):
+        load_d4rl_hdf5(path)
+
+
+@pytest.mark.parametrize(
+    "key, index, value, shown",
+    [("observations", (4, 1), np.nan, "nan"), ("actions", (3, 1), np.inf, "inf")],
+)
+def test_nan_and_inf_name_file_key_index_and_value(tmp_path, key, index, value, shown):
+    path = _write_raw(tmp_path / "bad.hdf5", _float64_with(key, index, value))
+    message = (
+        f"{path}: key '{key}' holds NaN or inf, first at row {index[0]} (index {index}, value "
+        f"{shown}; 1 rows affected)"
+    )
+    with pytest.raises(DatasetError, match=re.escape(message) + "$"):
+        load_d4rl_hdf5(path)
+
+
+def test_rewards_overflowing_float32_after_scaling_are_refused(tmp_path):
+    data = _data()
+    data["rewards"][6] = 1e38  # finite in float32, 1e39 once scaled
+    path = write_d4rl_hdf5(tmp_path / "set.hdf5", data)
+    with pytest.raises(DatasetError, match=re.escape("key 'rewards (scaled: r * 10 + 0)'") + ".*row 6"):
+        load_d4rl_hdf5(path, reward_scale=10.0)
+
+
+def test_writer_refuses_values_that_overflow_float32(tmp_path):
+    rewards = _data()["rewards"].astype(np.float64)
+    rewards[3] = 1e39
+    with pytest.raises(DatasetError, match="key 'rewards'.*row 3.*finite before the float32 cast"):
+        write_d4rl_hdf5(tmp_path / "set.hdf5", {**_data(), "rewards": rewards})
+    assert list(tmp_path.iterdir()) == []
+
+
+def _flat_episodes(num_rows, ends):
+    """``_data``-like rows with episode ends only at ``ends`` (timeouts), no next_observations."""
+    rng = np.random.default_rng(0)
+    timeouts = np.zeros(num_rows, bool)
+    timeouts[list(ends)] = True
+    return {
+        "observations": rng.normal(size=(num_rows, OBS_DIM)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, (num_rows, ACT_DIM)).astype(np.float32),
+        "rewards": rng.normal(size=num_rows).astype(np.float32),
+        "terminals": np.zeros(num_rows, bool),
+        "timeouts": timeouts,
+    }
+
+
+def test_file_without_episode_ends_is_refused_against_the_episode_limit(tmp_path):
+    data = _flat_episodes(5000, ends=[])
+    path = _write_raw(tmp_path / "no_ends.hdf5", data)
+    message = (
+        f"{re.escape(str(path))}: the episode starting at row 0 has 5000 steps, more than the "
+        "task's limit of 1000 \(max_episode_steps.*'timeouts'"
+    )
+    with pytest.raises(DatasetError, match=message):
+        load_d4rl_hdf5(path, max_episode_steps=1000)
+    assert len(load_d4rl_hdf5(path)) == 4999  # not checked without a limit
+
+
+def test_episodes_at_the_limit_pass_and_a_longer_one_is_named(tmp_path):
+    # episodes of 1000 and 1000 steps, then 1001 (the file's last row ends it)
+    at_limit = _write_raw(tmp_path / "at_limit.hdf5", _flat_episodes(2000, ends=[999, 1999]))
+    assert len(load_d4rl_hdf5(at_limit, max_episode_steps=1000)) == 1998
+
+    too_long = _write_raw(tmp_path / "too_long.hdf5", _flat_episodes(3001, ends=[999, 1999]))
+    with pytest.raises(
+        DatasetError, match="episode starting at row 2000 has 1001 steps.*limit of 1000"
+    ):
+        load_d4rl_hdf5(too_long, max_episode_steps=1000)
+
+
 def test_content_errors_are_value_errors(tmp_path):
     path = _write_raw(tmp_path / "bad.hdf5", _with(actions=None))
     with pytest.raises(ValueError):

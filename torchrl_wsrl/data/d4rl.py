@@ -25,6 +25,7 @@ from torchrl_wsrl.data.transitions import (
     apply_relabel,
     as_flags,
     check_lengths,
+    to_float32,
     transitions_to_tensordict,
 )
 
@@ -57,8 +58,8 @@ def write_d4rl_hdf5(
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
-        MissingKeyError: a required key is absent. DatasetError: an unknown key or mismatched
-            row counts.
+        MissingKeyError: a required key is absent. DatasetError: an unknown key, mismatched
+            row counts, or NaN/inf in a float key after the float32 cast.
     """
     path = Path(path)
     if path.exists() and not overwrite:
@@ -69,15 +70,18 @@ def write_d4rl_hdf5(
     if unknown:
         raise DatasetError(f"{source}: unknown keys {unknown}; D4RL keys are {list(D4RL_KEYS)}")
     check_lengths(data, source)
+    arrays = {
+        key: np.asarray(value, bool) if key in _FLAG_KEYS else to_float32(value, key, source)
+        for key, value in data.items()
+    }
 
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(handle)
     try:
         with h5py.File(tmp_name, "w") as file:
-            for key, value in data.items():
-                dtype = bool if key in _FLAG_KEYS else np.float32
-                file.create_dataset(key, data=np.asarray(value, dtype=dtype), compression="gzip")
+            for key, value in arrays.items():
+                file.create_dataset(key, data=value, compression="gzip")
             file.attrs.update(dict(metadata or {}))
         os.replace(tmp_name, path)
     except BaseException:
@@ -97,6 +101,7 @@ def load_d4rl_hdf5(
     action_dim: int | None = None,
     obs_transform: Callable[[np.ndarray], np.ndarray] | None = None,
     relabel: Relabel | None = None,
+    max_episode_steps: int | None = None,
 ) -> TensorDict:
     """Read a D4RL-format HDF5 file into the offline TensorDict, with MC returns.
 
@@ -117,6 +122,8 @@ def load_d4rl_hdf5(
         relabel: rewrites the arrays into the task's conventions before validation, see
             :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the file's
             ``infos/<name>`` datasets with one row per transition (e.g. ``infos/goal``).
+        max_episode_steps: the task's episode limit; a longer episode (e.g. a file without
+            ``timeouts``) is refused. None: not checked.
 
     Returns:
         TensorDict, batch ``[N']``: ``observation``, ``action``, ``mc_return`` and ``next``
@@ -156,6 +163,7 @@ def load_d4rl_hdf5(
         action_dim=action_dim,
         obs_transform=obs_transform,
         drop=drop,
+        max_episode_steps=max_episode_steps,
     )
 
 

@@ -50,6 +50,7 @@ def load_minari(
     action_dim: int | None = None,
     obs_transform: Callable[[Any], np.ndarray] | None = None,
     relabel: Relabel | None = None,
+    max_episode_steps: int | None = None,
 ) -> TensorDict:
     """Read a Minari dataset stored on this machine into the offline TensorDict, with MC returns.
 
@@ -75,6 +76,8 @@ def load_minari(
         relabel: rewrites the arrays into the task's conventions before validation, see
             :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the
             episodes' recorded infos, one row per step (a recorded reset info is dropped).
+        max_episode_steps: the task's episode limit; a longer episode is refused. None: not
+            checked.
 
     Raises:
         FileNotFoundError: no dataset at ``<root>/<dataset_id>``; says where it looked.
@@ -117,6 +120,7 @@ def load_minari(
         obs_dim=obs_dim,
         action_dim=action_dim,
         obs_transform=obs_transform,
+        max_episode_steps=max_episode_steps,
     )
 
 

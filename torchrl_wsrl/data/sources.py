@@ -90,7 +90,8 @@ def load_task_dataset(
     task: Task, *, path: str | os.PathLike | None = None, gamma: float = 0.99
 ) -> TensorDict:
     """The offline TensorDict of ``task`` in its env's layout, with the task's reward scale and
-    bias, MC returns and size checks against its env.
+    bias, MC returns and checks against its env (feature counts, episodes no longer than
+    ``task.max_episode_steps``).
 
     Keys (batch ``[N]``): see :func:`~torchrl_wsrl.data.transitions.transitions_to_tensordict`.
 
@@ -155,6 +156,7 @@ def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.9
         sparse_failure_reward=sparse_failure_reward(task),
         obs_dim=task.obs_dim,
         action_dim=task.action_dim,
+        max_episode_steps=task.max_episode_steps,
     )
     if (path / "data").is_dir():
         layout = minari_layout(task)

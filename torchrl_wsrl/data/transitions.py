@@ -49,6 +49,7 @@ def transitions_to_tensordict(
     action_dim: int | None = None,
     obs_transform: Callable[[Any], np.ndarray] | None = None,
     drop: np.ndarray | None = None,
+    max_episode_steps: int | None = None,
 ) -> TensorDict:
     """Validate flat offline transitions and build the TensorDict the offline phase samples from.
 
@@ -71,6 +72,8 @@ def transitions_to_tensordict(
             applied to observations and next observations before the ``obs_dim`` check.
         drop: optional ``[N]`` bool, further rows to leave out of the output (e.g. whose next
             observation is unknown).
+        max_episode_steps: the task's episode limit; a longer episode is refused (None: not
+            checked).
 
     Returns:
         TensorDict, batch ``[N']``: ``observation`` f32 ``[N', obs]``, ``action`` f32
@@ -80,8 +83,10 @@ def transitions_to_tensordict(
 
     Raises:
         DatasetError: mismatched row counts, an empty dataset (or nothing left after dropping),
-            NaN/inf values, flags other than 0/1, feature counts other than ``obs_dim`` /
-            ``action_dim``, actions outside ``[-1, 1]`` by more than ``ACTION_TOLERANCE``.
+            NaN/inf values (also where a finite value overflows the float32 cast), flags other
+            than 0/1, feature counts other than ``obs_dim`` / ``action_dim``, actions outside
+            ``[-1, 1]`` by more than ``ACTION_TOLERANCE``, an episode longer than
+            ``max_episode_steps``.
     """
     num_rows = check_lengths(arrays, source)
     for key in ("observations", "next_observations", "actions", "rewards"):
@@ -101,13 +106,20 @@ def transitions_to_tensordict(
 
     episode_ends = terminals | timeouts
     episode_ends[-1] = True
-    scaled_rewards = torch.from_numpy(rewards * reward_scale + reward_bias)
+    check_episode_lengths(episode_ends, max_episode_steps, source)
+    scaled = rewards * reward_scale + reward_bias
+    label = "rewards"
+    if (reward_scale, reward_bias) != (1.0, 0.0):
+        label += f" (scaled: r * {reward_scale:g} + {reward_bias:g})"
+    rewards_f32 = to_float32(scaled, label, source)  # refuses e.g. 1e39, finite in float64 only
+    scaled_rewards = torch.from_numpy(scaled)
     returns = mc_returns(
         scaled_rewards,
         torch.from_numpy(episode_ends),
         gamma,
         sparse_failure_reward=sparse_failure_reward,
     )
+    check_finite(returns.numpy(), "mc_return (discounted sums of the rewards)", source)
 
     keep = ~(timeouts & ~terminals)
     if drop is not None:
@@ -126,7 +138,7 @@ def transitions_to_tensordict(
             "mc_return": returns[keep_t].unsqueeze(-1),
             "next": {
                 "observation": torch.from_numpy(next_observations[keep]),
-                "reward": scaled_rewards[keep_t].to(torch.float32).unsqueeze(-1),
+                "reward": torch.from_numpy(rewards_f32[keep]).unsqueeze(-1),
                 "terminated": terminated,
                 "truncated": torch.zeros_like(terminated),
                 "done": terminated.clone(),
@@ -183,11 +195,15 @@ def check_lengths(arrays: Mapping[str, Any], source: str) -> int:
     return expected
 
 
-def check_finite(value: Any, key: str, source: str) -> None:
-    """Raise on the first row holding NaN or inf in a float array (dicts: every leaf).
+def check_finite(value: Any, key: str, source: str, *, before: np.ndarray | None = None) -> None:
+    """Raise on the first NaN or inf of a float array ``[N, ...]`` (dicts: every leaf).
+
+    Args:
+        before: the array ``value`` was cast from (same shape), e.g. float64 data cast to
+            float32: the message then says when the offending value was finite before the cast.
 
     Raises:
-        DatasetError: naming the key and the first bad row index.
+        DatasetError: naming the key, the first bad row, its index and value.
     """
     if isinstance(value, Mapping):
         for sub_key, sub_value in value.items():
@@ -196,11 +212,56 @@ def check_finite(value: Any, key: str, source: str) -> None:
     array = np.asarray(value)
     if not np.issubdtype(array.dtype, np.floating):
         return
-    bad_rows = np.flatnonzero(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))
-    if bad_rows.size:
+    bad = ~np.isfinite(array)
+    if not bad.any():
+        return
+    index = np.unravel_index(np.argmax(bad), array.shape)  # the first in row order
+    num_rows = np.count_nonzero(bad.reshape(len(array), -1).any(axis=1))
+    cast = ""
+    if before is not None and np.isfinite(before[index]):
+        cast = (
+            f"; it is {before[index]} in {before.dtype}, finite before the float32 cast "
+            f"(beyond float32's range, +-{np.finfo(np.float32).max:.4g})"
+        )
+    raise DatasetError(
+        f"{source}: key {key!r} holds NaN or inf, first at row {index[0]} (index "
+        f"{tuple(map(int, index))}, value {array[index]}; {num_rows} rows affected){cast}"
+    )
+
+
+def to_float32(array: Any, key: str, source: str) -> np.ndarray:
+    """``array`` as contiguous float32, refusing NaN and inf after the cast (see
+    :func:`check_finite`: the message says when a value was finite before, e.g. 1e39 in float64).
+    """
+    array = np.asarray(array)
+    with np.errstate(over="ignore"):  # the overflow is reported by check_finite
+        cast = np.ascontiguousarray(array, dtype=np.float32)
+    check_finite(cast, key, source, before=array)
+    return cast
+
+
+def check_episode_lengths(episode_ends: np.ndarray, limit: int | None, source: str) -> None:
+    """Refuse an episode longer than the task's ``limit`` (None: not checked).
+
+    Args:
+        episode_ends: ``[N]`` bool, True on the last row of every episode (the last row too).
+
+    Raises:
+        DatasetError: naming the first such episode's start row, its length and the limit.
+    """
+    if limit is None:
+        return
+    ends = np.flatnonzero(episode_ends)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    too_long = np.flatnonzero(ends - starts + 1 > limit)
+    if too_long.size:
+        first = too_long[0]
         raise DatasetError(
-            f"{source}: key {key!r} holds NaN or inf, first at row {bad_rows[0]} "
-            f"({bad_rows.size} rows affected)"
+            f"{source}: the episode starting at row {starts[first]} has "
+            f"{ends[first] - starts[first] + 1} steps, more than the task's limit of {limit} "
+            f"(max_episode_steps; {too_long.size} episodes too long). Episodes end on "
+            "'terminals', 'timeouts' and the last row: does the data mark its time limits in "
+            "'timeouts'?"
         )
 
 
@@ -258,18 +319,17 @@ def _transformed(
         raise DatasetError(
             f"{source}: key {label!r} has {len(transformed)} rows, expected {expected}"
         )
-    check_finite(transformed, label, source)
     return transformed
 
 
 def _features(value: Any, key: str, source: str) -> np.ndarray:
-    """Contiguous float32 ``[N, features]``; raises on another rank."""
+    """Contiguous float32 ``[N, features]``, finite; raises on another rank."""
     array = np.asarray(value)
     if array.ndim != 2:
         raise DatasetError(
             f"{source}: key {key!r} has shape {array.shape}, expected [rows, features]"
         )
-    return np.ascontiguousarray(array, dtype=np.float32)
+    return to_float32(array, key, source)
 
 
 def _column(value: Any, key: str, source: str) -> np.ndarray:

@@ -15,6 +15,7 @@ __all__ = [
     "adroit_binary_reward",
     "kitchen_solved_count",
     "kitchen_all_solved",
+    "RecordResetRNG",
 ]
 
 
@@ -105,3 +106,19 @@ def concat_dict_observation(env: gym.Env, keys: Sequence[str]) -> gym.Env:
         return np.concatenate([np.ravel(obs[key]) for key in keys]).astype(np.float32)
 
     return gym.wrappers.TransformObservation(env, flatten, flat)
+
+
+class RecordResetRNG(gym.Wrapper):
+    """Keeps ``rng_state_before_reset``: the env generator's state just before the latest
+    ``reset``. Restored into a fresh env before its first reset, it makes that reset draw the
+    same start state: how a run checkpoint taken after an episode ended (and the collector
+    reset the env) resumes with the episode the uninterrupted run played next."""
+
+    def __init__(self, env: gym.Env):
+        super().__init__(env)
+        self.rng_state_before_reset: dict | None = None
+
+    def reset(self, **kwargs):
+        if kwargs.get("seed") is None:
+            self.rng_state_before_reset = dict(self.unwrapped.np_random.bit_generator.state)
+        return self.env.reset(**kwargs)

@@ -1,0 +1,194 @@
+"""validate_config on real composed configs: clean defaults, one bad input per check."""
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from omegaconf import OmegaConf, open_dict
+
+import torchrl_wsrl
+from torchrl_wsrl.validation import ConfigError, validate_config
+
+ASSET = Path(torchrl_wsrl.__file__).resolve().parent / "assets" / "hopper-medium.hdf5"
+
+
+def _compose(*overrides: str):
+    with initialize_config_module(config_module="torchrl_wsrl.conf", version_base="1.3"):
+        return compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
+
+
+def _problems(*overrides: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        validate_config(_compose(*overrides))
+    return str(info.value)
+
+
+@pytest.mark.parametrize("profile", ["default", "smoke", "paper", "compare"])
+@pytest.mark.parametrize("algo", ["wsrl", "wsrl_no_warmup", "sac_scratch", "rlpd", "calql_online"])
+@pytest.mark.parametrize("task", ["hopper-medium", "antmaze-umaze", "pen-binary", "kitchen-mixed"])
+def test_shipped_configs_validate(profile, algo, task):
+    validate_config(_compose(f"profile={profile}", f"algo={algo}", f"task={task}"))
+
+
+def test_pretrained_checkpoint_and_dataset_path_that_are_used_validate(tmp_path):
+    checkpoint = tmp_path / "pretrained.pt"
+    checkpoint.touch()
+    validate_config(_compose(f"pretrained_checkpoint='{checkpoint}'"))
+    validate_config(_compose(f"dataset_path='{ASSET}'"))
+    validate_config(_compose("algo=rlpd", f"dataset_path='{ASSET}'"))  # offline data online
+    minari = tmp_path / "minari" / "hopper-medium-v0"
+    (minari / "data").mkdir(parents=True)
+    validate_config(_compose(f"dataset_path='{minari}'"))
+
+
+# (overrides, substrings the message must hold: the key and value, and what was expected)
+BAD = {
+    "utd_not_dividing_batch": (["train.utd_ratio=3"], ["train.utd_ratio=3", "must divide train.online_batch_size=256"]),
+    "batch_size_0": (["train.batch_size=0"], ["train.batch_size=0", "positive integer"]),
+    "online_batch_size_negative": (["train.online_batch_size=-8"], ["train.online_batch_size=-8", "positive integer"]),
+    "eval_episodes_0": (["train.eval_episodes=0"], ["train.eval_episodes=0", "positive integer"]),
+    "eval_every_0": (["train.eval_every=0"], ["train.eval_every=0", "positive integer"]),
+    "pretrain_eval_every_0": (["train.pretrain_eval_every=0"], ["train.pretrain_eval_every=0"]),
+    "buffer_capacity_0": (["train.buffer_capacity=0"], ["train.buffer_capacity=0"]),
+    "num_actions_0": (["task.cql.num_actions=0"], ["task.cql.num_actions=0"]),
+    "negative_warmup": (["train.warmup_steps=-5"], ["train.warmup_steps=-5", "non-negative integer"]),
+    "negative_seed": (["seed=-1"], ["seed=-1", "non-negative integer"]),
+    "string_count": (["train.eval_episodes=ten"], ["train.eval_episodes='ten'", "positive integer"]),
+    "float_count": (["train.utd_ratio=2.5"], ["train.utd_ratio=2.5", "positive integer"]),
+    "bool_count": (["agent.num_critics=true"], ["agent.num_critics=true", "positive integer"]),
+    "string_flag": (["algo.warmup=yes"], ["algo.warmup='yes'", "true or false"]),
+    "online_steps_below_warmup": (
+        ["train.online_steps=500"], ["train.online_steps=500", "train.warmup_steps=1000", "no update would ever run"]
+    ),
+    "online_steps_below_one_batch": (
+        ["algo=wsrl_no_warmup", "train.online_steps=256"], ["train.online_steps=256", "must exceed 256", "no update would ever run"]
+    ),
+    "online_steps_below_online_share": (
+        ["algo=rlpd", "train.warmup_steps=0", "train.online_steps=100"], ["train.online_steps=100", "must exceed 128"]
+    ),
+    "bc_longer_than_pretraining": (["train.bc_steps=6000"], ["train.bc_steps=6000", "train.pretrain_steps=5000"]),
+    "pretrain_without_steps": (["train.pretrain_steps=0", "train.bc_steps=0"], ["train.pretrain_steps=0", "pretrained_checkpoint"]),
+    "gamma_1": (["agent.gamma=1.0"], ["agent.gamma=1.0", "(0, 1)"]),
+    "tau_0": (["agent.tau=0"], ["agent.tau=0", "(0, 1]"]),
+    "pretrain_tau_above_1": (["agent.pretrain_tau=1.5"], ["agent.pretrain_tau=1.5", "(0, 1]"]),
+    "offline_ratio_1": (["algo.offline_ratio=1"], ["algo.offline_ratio=1", "[0, 1)"]),
+    "lr_critic_negative": (["train.lr_critic=-1"], ["train.lr_critic=-1", "> 0"]),
+    "lr_alpha_inf": (["train.lr_alpha=inf"], ["train.lr_alpha=inf", "finite"]),
+    "alpha_init_0": (["agent.alpha_init=0"], ["agent.alpha_init=0", "> 0"]),
+    "cql_alpha_negative": (["task.cql.alpha=-1"], ["task.cql.alpha=-1", ">= 0"]),
+    "threads_0": (["threads=0"], ["threads=0", "null or a positive integer"]),
+    "subsample_too_big_without_replacement": (
+        ["agent.subsample_replace=false", "agent.subsample_size=11"], ["agent.subsample_size=11", "agent.num_critics=10"]
+    ),
+    "abstract_task_group": (["task=_locomotion"], ["task.name=null", "task=_locomotion", "hopper-medium", "antmaze-umaze"]),
+    "unknown_task": (["task.name=hopper-mediun"], ["task.name='hopper-mediun'", "closest: hopper-medium"]),
+    "checkpoint_ignored_by_sac_scratch": (
+        ["algo=sac_scratch", "pretrained_checkpoint='{checkpoint}'"], ["pretrained_checkpoint='{checkpoint}'", "algo=sac_scratch", "ignored"]
+    ),
+    "checkpoint_ignored_by_rlpd": (["algo=rlpd", "pretrained_checkpoint='{checkpoint}'"], ["pretrained_checkpoint=", "algo=rlpd"]),
+    "missing_checkpoint": (["pretrained_checkpoint='{tmp}/nope.pt'"], ["pretrained_checkpoint='{tmp}/nope.pt'", "no such file"]),
+    "missing_dataset_file": (["dataset_path='{tmp}/nope.hdf5'"], ["dataset_path='{tmp}/nope.hdf5'", "Minari"]),
+    "dataset_ignored_by_sac_scratch": (["algo=sac_scratch", f"dataset_path='{ASSET}'"], [f"dataset_path='{ASSET}'", "algo=sac_scratch", "ignored"]),
+    "dataset_ignored_with_checkpoint": (
+        ["pretrained_checkpoint='{checkpoint}'", f"dataset_path='{ASSET}'"], [f"dataset_path='{ASSET}'", "loads no offline data"]
+    ),
+    "device_bogus": (["device=bogus"], ["device='bogus'", "not a torch device"]),
+    "device_unsupported_type": (["device=meta"], ["device='meta'", "unsupported device type"]),
+    "cudagraphs_on_cpu": (["update.cudagraphs=true"], ["update.cudagraphs=true", "CUDA device", "device='cpu'"]),
+    "unknown_critic_backend": (["critic.backend=cudnn"], ["critic.backend='cudnn'", "eager, triton"]),
+    "unknown_warmup_policy": (["algo.warmup_policy=greedy"], ["algo.warmup_policy='greedy'"]),
+    "checkpoint_pretrain_every_0": (["++checkpoint.pretrain_every=0"], ["checkpoint.pretrain_every=0", "positive integer"]),
+    "checkpoint_online_every_float": (["++checkpoint.online_every=0.5"], ["checkpoint.online_every=0.5", "positive integer"]),
+    "checkpoint_keep_last_0": (["++checkpoint.keep_last=0"], ["checkpoint.keep_last=0", "positive integer"]),
+    "unknown_logger": (["++logger=mlflow"], ["logger='mlflow'", "csv, tensorboard, wandb"]),
+    "resume_missing_directory": (["++resume='{tmp}/no-run'"], ["resume='{tmp}/no-run'", "no such run directory"]),
+    "resume_not_a_run": (["++resume='{tmp}'"], ["resume='{tmp}'", "config.yaml", "checkpoints/"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_is_reported(case, tmp_path):
+    overrides, expected = BAD[case]
+    checkpoint = tmp_path / "pretrained.pt"
+    checkpoint.touch()
+    fill = dict(tmp=tmp_path, checkpoint=checkpoint)
+    message = _problems(*(o.format(**fill) for o in overrides))
+    for part in expected:
+        assert part.format(**fill) in message, message
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_without_cuda():
+    message = _problems("device=cuda")
+    assert "device='cuda'" in message and "CUDA is not available" in message
+
+
+@pytest.mark.skipif(torch.backends.mps.is_available(), reason="MPS is available here")
+def test_mps_without_mps():
+    assert "device='mps': MPS is not available" in _problems("device=mps")
+
+
+def test_cuda_index_beyond_the_devices(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    validate_config(_compose("device=cuda:0", "update.cudagraphs=true"))
+    assert "device='cuda:3': this machine has 1 CUDA device(s)" in _problems("device=cuda:3")
+
+
+@pytest.mark.parametrize(
+    "overrides, module, expected",
+    [
+        (["critic.backend=triton"], "triton", "critic.backend='triton': needs Triton"),
+        (["++logger=tensorboard"], "tensorboard", "logger='tensorboard': needs the tensorboard package"),
+        (["++logger=wandb"], "wandb", "logger='wandb': needs the wandb package"),
+    ],
+)
+def test_optional_packages_must_import(monkeypatch, overrides, module, expected):
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` raise ImportError
+    assert expected in _problems(*overrides)
+
+
+def test_run_management_keys_that_are_valid(tmp_path):
+    (tmp_path / "config.yaml").touch()
+    (tmp_path / "checkpoints").mkdir()
+    validate_config(_compose(
+        "++checkpoint.pretrain_every=1000", "++checkpoint.online_every=500", "++checkpoint.keep_last=2",
+        "++logger=csv", f"++resume='{tmp_path}'",
+    ))
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(ConfigError) as info:
+        validate_config(_compose("train.utd_ratio=3", "train.batch_size=0", "agent.gamma=1.0", "device=bogus"))
+    problems = info.value.problems
+    assert len(problems) == 4, problems
+    lines = str(info.value).splitlines()[1:]
+    assert lines == problems
+    for key in ("train.utd_ratio=3", "train.batch_size=0", "agent.gamma=1.0", "device='bogus'"):
+        assert sum(line.startswith(key) for line in lines) == 1, lines
+    assert isinstance(info.value, ValueError)
+
+
+def test_missing_keys_are_reported_not_raised():
+    cfg = _compose()
+    with open_dict(cfg):
+        del cfg.train["eval_every"]
+        del cfg["algo"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    message = str(info.value)
+    assert "train.eval_every: missing" in message
+    assert "algo.pretrain: missing" in message and "algo.offline_ratio: missing" in message
+
+
+def test_interpolation_errors_are_reported_not_raised():
+    cfg = _compose()
+    OmegaConf.update(cfg, "train.pretrain_steps", "${task.no_such_key}")
+    OmegaConf.update(cfg, "runs_root", "${no_such_key}")
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    message = str(info.value)
+    assert "train.pretrain_steps: does not resolve" in message
+    assert "runs_root: does not resolve" in message  # a key no check reads
+    assert message.count("train.pretrain_steps: does not resolve") == 1

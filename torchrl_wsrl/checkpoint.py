@@ -1,0 +1,385 @@
+"""Run checkpoints, on TorchRL's ``torchrl.checkpoint``: everything a killed run needs to go on
+exactly where it stopped, and checked before anything is restored.
+
+A run checkpoint is a ``torchrl.checkpoint.Checkpoint`` directory under ``RUN_DIR/checkpoints``
+(``CheckpointRotation`` keeps the last ``checkpoint.keep_last``; its staging directory and
+rename make each one appear whole or not at all; the files are fsynced before the rename is
+published). Its components:
+
+==============  =============================================================================
+``loss``        the loss module's state: actor, critics, target critics, temperature, CQL
+                multiplier
+``optimizers``  one Adam state per parameter group (:func:`~torchrl_wsrl.update.make_optimizers`)
+``replay``      the online ``ReplayBuffer``'s own ``state_dict`` (storage, writer, the warmup
+                transform's counter), its storage cut to the filled rows
+``rng``         ``torchrl.checkpoint.GlobalRNGState``: python, numpy and torch generators
+``env_rng``     the gymnasium generators of the collector's and the evaluation env
+``progress``    phase, step counters, metric rows written, scores so far (JSON)
+``interval``    the update metrics accumulated since the last metrics row
+``run``         task name, network shapes and the resolved config (JSON)
+==============  =============================================================================
+
+Tensor payloads are ``torch.save`` files read back with ``weights_only=True`` (TorchRL's
+``StateDictCheckpointAdapter``): loading never runs code. The agent files ``pretrained.pt`` and
+``final.pt`` (loss and optimizer states, a single ``torch.save`` file) are read the same way.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torchrl.checkpoint import (
+    Checkpoint,
+    CheckpointRotation,
+    GlobalRNGState,
+    JSONCheckpointAdapter,
+    StateDictCheckpointAdapter,
+)
+from torchrl.envs.libs.gym import GymWrapper
+
+__all__ = [
+    "CheckpointMismatchError",
+    "EnvRNGState",
+    "ReplayState",
+    "RunCheckpoints",
+    "check_agent_state",
+    "read_torch_file",
+]
+
+CHECKPOINT_PREFIX = "checkpoint"
+STATE_COMPONENTS = ("loss", "optimizers", "replay", "rng", "env_rng", "interval")
+JSON_COMPONENTS = ("progress", "run")
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint that cannot be restored into this run: unreadable, another task, other
+    networks, missing or extra entries, non-finite values. The message names the file."""
+
+
+def read_torch_file(path: str | Path, *, what: str = "checkpoint") -> Any:
+    """``torch.load(path, weights_only=True)`` with errors that name the file.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointMismatchError: the file is truncated, is not a ``torch.save`` file, or holds
+            pickled objects other than tensors and plain containers (refused, never run).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        first_line = str(err).strip().splitlines()[0]
+        raise CheckpointMismatchError(
+            f"{path}: refused to load: it holds pickled objects other than tensors and plain "
+            f"containers, which could run code (torch.load weights_only=True: {first_line})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+        raise CheckpointMismatchError(
+            f"{path}: not a readable {what} (truncated, or not written by torch.save): {err}"
+        ) from None
+
+
+# -- checks -----------------------------------------------------------------------------------
+def _non_finite(state: Any, prefix: str = "") -> list[str]:
+    """Names of the floating tensors in a (nested) state dict with a NaN or an infinity."""
+    if isinstance(state, torch.Tensor):
+        return [prefix] if state.is_floating_point() and not torch.isfinite(state).all() else []
+    if isinstance(state, Mapping):
+        return [name for k, v in state.items() for name in _non_finite(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(state, (list, tuple)):
+        return [name for i, v in enumerate(state) for name in _non_finite(v, f"{prefix}[{i}]")]
+    return []
+
+
+def _check_loss_state(source: str, state: Mapping, expected: Mapping[str, torch.Tensor]) -> None:
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise CheckpointMismatchError(
+            f"{source}: the loss state does not fit this run's networks (other layer counts or "
+            f"another kind of network?): missing {missing[:4]}{' ...' if len(missing) > 4 else ''}, "
+            f"unexpected {extra[:4]}{' ...' if len(extra) > 4 else ''}"
+        )
+    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
+    if wrong:
+        k, saved, own = wrong[0]
+        raise CheckpointMismatchError(
+            f"{source}: {k} has shape {saved}, this run's has {own} ({len(wrong)} tensors differ: "
+            "other network sizes, or another task's observation or action size?)"
+        )
+
+
+def _check_optimizer_states(source: str, states: Mapping, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
+    if set(states) != set(optimizers):
+        raise CheckpointMismatchError(
+            f"{source}: optimizers {sorted(states)} in the file, this run has {sorted(optimizers)}"
+        )
+    for name, optimizer in optimizers.items():
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        saved_groups = states[name].get("param_groups", [])
+        saved_count = sum(len(group["params"]) for group in saved_groups)
+        if saved_count != len(params):
+            raise CheckpointMismatchError(
+                f"{source}: optimizer {name!r} holds {saved_count} parameters, this run's {len(params)}"
+            )
+        for index, (param, slot) in enumerate(zip(params, (i for g in saved_groups for i in g["params"]))):
+            moment = states[name]["state"].get(slot, {}).get("exp_avg")
+            if moment is not None and tuple(moment.shape) != tuple(param.shape):
+                raise CheckpointMismatchError(
+                    f"{source}: optimizer {name!r} parameter {index} has Adam moments of shape "
+                    f"{tuple(moment.shape)}, this run's parameter is {tuple(param.shape)}"
+                )
+
+
+def _check_finite(source: str, **states: Any) -> None:
+    bad = [f"{name}:{key}" for name, state in states.items() for key in _non_finite(state)]
+    if bad:
+        raise CheckpointMismatchError(f"{source}: non-finite values (NaN or inf) in {bad[:4]}{' ...' if len(bad) > 4 else ''}")
+
+
+def check_agent_state(
+    source: str,
+    checkpoint: Mapping,
+    *,
+    task: str,
+    loss: torch.nn.Module,
+    optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+) -> None:
+    """Refuse an agent state (``{"task", "loss", "optimizers"}``) that this run cannot restore
+    whole: another ``task``, missing or unexpected entries, other shapes or layer counts than
+    ``loss``'s state (and ``optimizers``' when given), NaN or inf anywhere.
+
+    Raises:
+        CheckpointMismatchError: naming ``source`` and the first mismatch.
+    """
+    for key in ("task", "loss", "optimizers"):
+        if key not in checkpoint:
+            raise CheckpointMismatchError(f"{source}: no {key!r} entry (entries: {sorted(checkpoint)})")
+    if checkpoint["task"] != task:
+        raise CheckpointMismatchError(f"{source}: written for task {checkpoint['task']!r}, this run's task is {task!r}")
+    _check_loss_state(source, checkpoint["loss"], loss.state_dict())
+    if optimizers is not None:
+        _check_optimizer_states(source, checkpoint["optimizers"], optimizers)
+    _check_finite(source, loss=checkpoint["loss"], optimizers=checkpoint["optimizers"])
+
+
+# -- components that TorchRL has no state_dict for ----------------------------------------------
+class ReplayState:
+    """``state_dict`` / ``load_state_dict`` of a TorchRL ``ReplayBuffer`` over a
+    ``LazyTensorStorage``, its storage cut to the rows written (TorchRL's own state holds the
+    whole preallocated capacity: 2M rows at the paper's settings for 300k transitions)."""
+
+    def __init__(self, buffer):
+        self.buffer = buffer
+
+    def state_dict(self) -> dict:
+        state = self.buffer.state_dict()
+        storage = state["_storage"]
+        rows = len(self.buffer)
+        if storage["_storage"]:
+            storage["_storage"] = _slice_tensor_state(storage["_storage"], rows)
+        storage["capacity"] = self.buffer.storage.max_size
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        storage = dict(state["_storage"])
+        capacity = storage.pop("capacity")
+        if capacity != self.buffer.storage.max_size:
+            raise ValueError(f"saved replay buffer capacity {capacity}, this run's {self.buffer.storage.max_size}")
+        if storage["_storage"]:
+            storage["_storage"] = _pad_tensor_state(storage["_storage"], capacity)
+        self.buffer.load_state_dict({**state, "_storage": storage})
+
+
+def _slice_tensor_state(state: Mapping, rows: int) -> dict:
+    return {k: _slice_tensor_state(v, rows) if isinstance(v, Mapping) else (v[:rows].clone() if isinstance(v, torch.Tensor) else v) for k, v in state.items()}
+
+
+def _pad_tensor_state(state: Mapping, capacity: int) -> dict:
+    def pad(v):
+        if isinstance(v, Mapping):
+            return _pad_tensor_state(v, capacity)
+        if not isinstance(v, torch.Tensor):
+            return v
+        full = v.new_zeros((capacity, *v.shape[1:]))
+        full[: v.shape[0]] = v
+        return full
+
+    return {k: pad(v) if k != "__batch_size" else torch.Size([capacity]) for k, v in state.items()}
+
+
+def gym_rng(env: GymWrapper):
+    """The numpy ``Generator`` behind a TorchRL ``GymWrapper``'s gymnasium env."""
+    return env._env.unwrapped.np_random
+
+
+class EnvRNGState:
+    """The gymnasium generators of named TorchRL envs, as a state dict.
+
+    An env built with :class:`~torchrl_wsrl.envs.wrappers.RecordResetRNG` is saved with the
+    state its generator had just before its last reset: restored into a fresh env before a
+    collector resets it, that reset draws the same start state again (the collector's env is
+    checkpointed right after an episode ended and it reset). Other envs are saved as they are.
+    """
+
+    def __init__(self, **envs: GymWrapper):
+        self.envs = envs
+
+    def state_dict(self) -> dict:
+        return {name: _state_before_reset(env) for name, env in self.envs.items()}
+
+    def load_state_dict(self, state: Mapping) -> None:
+        if set(state) != set(self.envs):
+            raise ValueError(f"env generators {sorted(state)} saved, this run has {sorted(self.envs)}")
+        for name, env in self.envs.items():
+            gym_rng(env).bit_generator.state = state[name]
+
+
+def _state_before_reset(env: GymWrapper) -> dict:
+    recorded = getattr(env._env, "rng_state_before_reset", None)
+    return dict(recorded) if recorded is not None else dict(gym_rng(env).bit_generator.state)
+
+
+class _Captured:
+    """Stands in for a component while loading, so that the state can be checked before it
+    is applied to anything."""
+
+    def __init__(self):
+        self.state = None
+
+    def state_dict(self):  # pragma: no cover - never saved
+        raise RuntimeError("a capture is for loading only")
+
+    def load_state_dict(self, state):
+        self.state = state
+
+
+def _fsync_tree(path: Path) -> None:
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        with file.open("rb") as f:
+            os.fsync(f.fileno())
+    for directory in [path, *sorted(p for p in path.rglob("*") if p.is_dir())]:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _SyncedCheckpoint(Checkpoint):
+    """``Checkpoint`` whose staged files are fsynced before TorchRL renames them into place:
+    after a crash a checkpoint is either absent or whole."""
+
+    @staticmethod
+    def _publish_path(source: Path, destination: Path) -> None:
+        if source.is_dir():
+            _fsync_tree(source)
+        Checkpoint._publish_path(source, destination)
+
+
+def _checkpoint(components: Mapping[str, Any]) -> Checkpoint:
+    checkpoint = _SyncedCheckpoint(strict="error")
+    for name, value in components.items():
+        adapter = JSONCheckpointAdapter() if name in JSON_COMPONENTS else StateDictCheckpointAdapter("torch")
+        checkpoint.register(name, value, adapter=adapter)
+    return checkpoint
+
+
+class RunCheckpoints:
+    """The rotating checkpoints of one run directory.
+
+    Each is named by the run's position, ``checkpoint-<step>``: gradient steps in phase 1, then
+    ``pretrain_steps +`` env steps online, so that the latest is always the furthest along.
+
+    Args:
+        directory: ``RUN_DIR/checkpoints``.
+        keep_last: checkpoints kept (older ones are deleted after a new one is written).
+        task: the run's task name, written in and checked against every checkpoint.
+    """
+
+    def __init__(self, directory: str | Path, *, keep_last: int, task: str):
+        self.directory = Path(directory)
+        self.task = task
+        self.rotation = CheckpointRotation(self.directory, keep_last=keep_last, prefix=CHECKPOINT_PREFIX)
+
+    def save(self, position: int, *, loss, optimizers: Mapping, replay, envs: Mapping[str, GymWrapper], progress: dict, interval, run: dict) -> Path:
+        """Write one checkpoint at ``position`` (see the class docstring) and prune old ones."""
+        components = {
+            "loss": loss,
+            "optimizers": _OptimizerStates(optimizers),
+            "replay": _Optional(None if replay is None else ReplayState(replay)),
+            "rng": GlobalRNGState(),
+            "env_rng": EnvRNGState(**envs),
+            "interval": interval,
+            "progress": dict(progress),
+            "run": {"task": self.task, **run},
+        }
+        return self.rotation.save(_checkpoint(components), step=position, metadata={"task": self.task, "phase": progress["phase"]})
+
+    def latest(self) -> Path | None:
+        return self.rotation.latest()
+
+    def read(self, path: Path) -> dict[str, Any]:
+        """The states of checkpoint ``path``, read (``weights_only=True``) but applied to
+        nothing: ``{component: state}``.
+
+        Raises:
+            CheckpointMismatchError: an unreadable checkpoint, one that lacks a component or
+                has an unknown one, or one written for another task.
+        """
+        try:
+            manifest = Checkpoint.manifest(path)
+        except Exception as err:
+            raise CheckpointMismatchError(f"{path}: not a readable run checkpoint: {err}") from None
+        expected = set(STATE_COMPONENTS) | set(JSON_COMPONENTS)
+        found = set(manifest["components"])
+        if found != expected:
+            raise CheckpointMismatchError(
+                f"{path}: components {sorted(found)}; a run checkpoint has exactly {sorted(expected)} "
+                f"(missing {sorted(expected - found)}, unexpected {sorted(found - expected)})"
+            )
+        captures = {name: _Captured() for name in STATE_COMPONENTS}
+        checkpoint = _checkpoint({**captures, **{name: {} for name in JSON_COMPONENTS}})
+        try:
+            result = checkpoint.load(path)
+        except Exception as err:
+            raise CheckpointMismatchError(f"{path}: cannot be read: {err}") from None
+        states = {name: capture.state for name, capture in captures.items()}
+        states.update({name: dict(result.values.get(name, checkpoint.components[name])) for name in JSON_COMPONENTS})
+        if states["run"].get("task") != self.task:
+            raise CheckpointMismatchError(f"{path}: written for task {states['run'].get('task')!r}, this run's task is {self.task!r}")
+        return states
+
+    def check(self, path: Path, states: Mapping, *, loss, optimizers: Mapping) -> None:
+        """Refuse states that do not fit ``loss`` and ``optimizers`` exactly, or hold NaN / inf
+        (:class:`CheckpointMismatchError`, naming ``path``)."""
+        check_agent_state(
+            str(path), {"task": self.task, "loss": states["loss"], "optimizers": states["optimizers"]},
+            task=self.task, loss=loss, optimizers=optimizers,
+        )
+        _check_finite(str(path), replay=states["replay"], interval=states["interval"])
+
+
+class _OptimizerStates:
+    def __init__(self, optimizers: Mapping[str, torch.optim.Optimizer]):
+        self.optimizers = optimizers
+
+    def state_dict(self) -> dict:
+        return {name: optimizer.state_dict() for name, optimizer in self.optimizers.items()}
+
+
+class _Optional:
+    """A component that may be absent (no online buffer yet during phase 1): saved as ``{}``."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def state_dict(self) -> dict:
+        return {} if self.value is None else self.value.state_dict()
