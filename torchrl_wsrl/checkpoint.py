@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import pickle
 import zipfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -198,21 +199,25 @@ class ReplayState:
         self.buffer.load_state_dict({**state, "_storage": storage})
 
 
-def _slice_tensor_state(state: Mapping, rows: int) -> dict:
-    return {k: _slice_tensor_state(v, rows) if isinstance(v, Mapping) else (v[:rows].clone() if isinstance(v, torch.Tensor) else v) for k, v in state.items()}
+def _map_tensors(state: OrderedDict, fn) -> OrderedDict:
+    """A TensorDict ``state_dict`` (flat keys, batch sizes in ``_metadata``) with ``fn``
+    applied to each tensor; the metadata (the storage's capacity as batch size) is kept."""
+    out = OrderedDict((k, fn(v) if isinstance(v, torch.Tensor) else v) for k, v in state.items())
+    out._metadata = state._metadata
+    return out
 
 
-def _pad_tensor_state(state: Mapping, capacity: int) -> dict:
+def _slice_tensor_state(state: OrderedDict, rows: int) -> OrderedDict:
+    return _map_tensors(state, lambda v: v[:rows].clone())
+
+
+def _pad_tensor_state(state: OrderedDict, capacity: int) -> OrderedDict:
     def pad(v):
-        if isinstance(v, Mapping):
-            return _pad_tensor_state(v, capacity)
-        if not isinstance(v, torch.Tensor):
-            return v
         full = v.new_zeros((capacity, *v.shape[1:]))
         full[: v.shape[0]] = v
         return full
 
-    return {k: pad(v) if k != "__batch_size" else torch.Size([capacity]) for k, v in state.items()}
+    return _map_tensors(state, pad)
 
 
 def gym_rng(env: GymWrapper):
@@ -364,7 +369,9 @@ class RunCheckpoints:
             str(path), {"task": self.task, "loss": states["loss"], "optimizers": states["optimizers"]},
             task=self.task, loss=loss, optimizers=optimizers,
         )
-        _check_finite(str(path), replay=states["replay"], interval=states["interval"])
+        # Online transitions carry mc_return = -inf until their episode ends (replay.as_transitions).
+        replay = {k: v for k, v in states["replay"].get("_storage", {}).get("_storage", {}).items() if k != "mc_return"}
+        _check_finite(str(path), replay=replay, interval=states["interval"])
 
 
 class _OptimizerStates:

@@ -1,25 +1,93 @@
-"""Hydra entry point: ``python -m torchrl_wsrl.train [task=...] [algo=...] [profile=...]``."""
+"""Hydra entry point: ``python -m torchrl_wsrl.train [task=...] [algo=...] [profile=...]``, or
+``python -m torchrl_wsrl.train resume=RUN_DIR`` to go on with a killed run.
+
+:func:`cli` checks a run before hydra creates or touches any directory (hydra's callbacks
+cannot refuse a run: it turns their exceptions into warnings): the config validates
+(:func:`~torchrl_wsrl.validation.validate_config`, one line per problem) and an explicit
+``hydra.run.dir`` does not exist yet, so that a refused run leaves nothing behind and an
+earlier run is never rewritten. In a sweep (``-m``) each job is validated by :func:`main`,
+which removes the directory hydra made for a refused job. ``resume=RUN_DIR`` takes no other
+override: the run goes on with its own ``config.yaml``, hydra's records of the resumed
+invocation under ``RUN_DIR/.hydra/resume-<time>`` (the run's ``.hydra`` files stay as they are).
+"""
 from __future__ import annotations
 
+import shutil
+import sys
+from datetime import datetime
 from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from torchrl_wsrl.trainer import Trainer, configure_torch
+from torchrl_wsrl.validation import ConfigError, validate_config
+
+HYDRA_FILES = (".hydra", "train.log")
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> float | None:
     # Parallel launchers (hydra/launcher=joblib) pickle this function by value: keep torch out
     # of its body (torch.backends.cudnn cannot be pickled); configure_torch does that part.
-    configure_torch(cfg)
     run_dir = Path(HydraConfig.get().runtime.output_dir)
-    summary = Trainer(cfg, run_dir).run()
+    resume = bool(cfg.resume)
+    if resume:
+        cfg = OmegaConf.load(run_dir / "config.yaml")
+    try:
+        validate_config(cfg)
+    except ConfigError:
+        if not resume:
+            _remove_refused_job_dir(run_dir)
+        raise
+    configure_torch(cfg)
+    summary = Trainer(cfg, run_dir, resume=resume).run()
     print(f"\nrun directory: {run_dir}\n{summary.table()}")
     return summary.final
 
 
-if __name__ == "__main__":
+def _remove_refused_job_dir(run_dir: Path) -> None:
+    """Remove the directory hydra made for a job refused at validation, if it holds nothing but
+    hydra's own files (never anything a run wrote)."""
+    if run_dir.is_dir() and all(p.name in HYDRA_FILES for p in run_dir.iterdir()):
+        shutil.rmtree(run_dir)
+
+
+def preflight(overrides: list[str]) -> list[str]:
+    """Check a single run's command-line ``overrides`` before hydra runs; returns the
+    overrides to run with (``resume=RUN_DIR`` adds hydra's run directory settings).
+
+    Raises:
+        ConfigError: the composed config fails validation, or ``resume`` with other overrides.
+        FileExistsError: ``hydra.run.dir`` exists (a new run never writes into it).
+    """
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
+        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    validate_config(cfg)
+    if cfg.resume:
+        others = [o for o in overrides if not o.startswith("resume=")]
+        if others:
+            raise ConfigError([f"resume={cfg.resume}: takes no other override (the run goes on with its own config.yaml), got {others}"])
+        return [*overrides, f"hydra.run.dir={cfg.resume}", f"hydra.output_subdir=.hydra/resume-{datetime.now():%Y-%m-%d_%H-%M-%S-%f}"]
+    run_dir = Path(cfg.hydra.run.dir)
+    if run_dir.exists():
+        raise FileExistsError(f"hydra.run.dir={run_dir} exists: a run never writes into an earlier run's directory")
+    return overrides
+
+
+def cli() -> None:
+    """``python -m torchrl_wsrl.train``: :func:`preflight` for a single run, then :func:`main`."""
+    args = sys.argv[1:]
+    if not any(a.startswith("-") for a in args):  # hydra's flags (-m, --cfg, --help...) go straight to hydra
+        try:
+            sys.argv[1:] = preflight(args)
+        except (ConfigError, FileExistsError) as err:
+            sys.exit(f"{type(err).__name__}: {err}")
     main()
+
+
+if __name__ == "__main__":
+    cli()

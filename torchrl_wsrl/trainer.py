@@ -199,9 +199,11 @@ class Trainer:
             run={"networks": {**networks, "num_critics": self.cfg.agent.num_critics}, "config": OmegaConf.to_container(self.cfg, resolve=True)},
         )
 
-    def _restore_run_state(self, loss, optimizers, *, replay=None, collector_env=None) -> dict:
+    def _restore_run_state(self, loss, optimizers, *, replay=None) -> dict:
         """Apply the checkpoint being resumed from to this phase's pieces (checked first) and
-        return its progress. The global generators come last, after every piece was built."""
+        return its progress. The global generators come last, after every piece was built; the
+        collector's env generator is not restored here but before the collector is built
+        (:meth:`online`)."""
         states = self.resumed
         self.checkpoints.check(self.resume_from, states, loss=loss, optimizers=optimizers)
         loss.load_state_dict(states["loss"])
@@ -209,8 +211,7 @@ class Trainer:
             optimizer.load_state_dict(states["optimizers"][name])
         if replay is not None:
             ReplayState(replay).load_state_dict(states["replay"])
-        envs = {"eval": self.eval_env} if collector_env is None else {"eval": self.eval_env, "collector": collector_env}
-        EnvRNGState(**envs).load_state_dict(states["env_rng"])
+        EnvRNGState(eval=self.eval_env).load_state_dict({"eval": states["env_rng"]["eval"]})
         self.interval.load_state_dict(states["interval"])
         self.max_abs_reward.fill_(states["progress"]["max_abs_reward"])
         GlobalRNGState().load_state_dict(states["rng"])
@@ -270,8 +271,8 @@ class Trainer:
         env = make_env(self.task, seed=self.cfg.seed, device=self.device, gym_wrapper=RecordResetRNG)
         done_steps = gradient_steps = 0
         if self.resumed is not None:
-            # The generators are restored now, after the collector below has reset its env and
-            # drawn its first actions (hence the collector's env generator first, by hand).
+            # Before the collector resets the env: that reset draws the start state the
+            # uninterrupted run's collector drew after the checkpoint's episode end.
             EnvRNGState(collector=env).load_state_dict({"collector": self.resumed["env_rng"]["collector"]})
         collector = Collector(
             env, self.actor, frames_per_batch=1, total_frames=t.online_steps - self._resumed_env_step(),
@@ -279,7 +280,7 @@ class Trainer:
             device=self.device,
         )
         if self.resumed is not None:
-            progress = self._restore_run_state(loss, optimizers, replay=online_buffer, collector_env=env)
+            progress = self._restore_run_state(loss, optimizers, replay=online_buffer)
             done_steps, gradient_steps = progress["env_step"], progress["grad_step"]
         # Online Cal-QL stores whole episodes with their MC returns, so calibration keeps acting;
         # updates then start once one episode (and one batch) is in the buffer.

@@ -311,7 +311,8 @@ def test_rewards_overflowing_float32_after_scaling_are_refused(tmp_path):
     data = _data()
     data["rewards"][6] = 1e38  # finite in float32, 1e39 once scaled
     path = write_d4rl_hdf5(tmp_path / "set.hdf5", data)
-    with pytest.raises(DatasetError, match=re.escape("key 'rewards (scaled: r * 10 + 0)'") + ".*row 6"):
+    scaled = re.escape("key 'rewards (scaled: r * 10 + 0)'")
+    with pytest.raises(DatasetError, match=scaled + ".*row 6.*finite before the float32 cast"):
         load_d4rl_hdf5(path, reward_scale=10.0)
 
 

@@ -1,5 +1,6 @@
 """The dataset generator: every behaviour, the maze controller, checkpoints, the CLI."""
 
+import importlib.util
 from itertools import pairwise
 
 import h5py
@@ -21,6 +22,19 @@ pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 UMAZE = get_task("pointmaze-umaze")
 UMAZE_MAP = dict(UMAZE.env_kwargs)["maze_map"]
 
+needs_robotics = pytest.mark.skipif(
+    importlib.util.find_spec("gymnasium_robotics") is None,
+    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
+)
+
+
+def _task_params(names):
+    """Task names to parametrize over; tasks outside locomotion need gymnasium-robotics' envs."""
+    return [
+        name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics)
+        for name in names
+    ]
+
 
 @pytest.fixture(autouse=True)
 def _in_tmp_path(tmp_path, monkeypatch):
@@ -30,7 +44,10 @@ def _in_tmp_path(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "name", ["hopper-random", "antmaze-umaze", "kitchen-mixed", "door-binary", "pointmaze-umaze"]
+    "name",
+    _task_params(
+        ["hopper-random", "antmaze-umaze", "kitchen-mixed", "door-binary", "pointmaze-umaze"]
+    ),
 )
 def test_random_behaviour_works_for_every_domain(name, tmp_path):
     task = get_task(name)
@@ -62,6 +79,7 @@ def test_waypoint_target_is_the_next_cell_on_the_shortest_path():
     np.testing.assert_array_equal(controller.target(goal - 0.2, goal), goal)
 
 
+@needs_robotics
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_waypoint_controller_reaches_the_goal_in_pointmaze_umaze(seed):
     env = make_gym_env(UMAZE, seed=seed)
@@ -75,6 +93,7 @@ def test_waypoint_controller_reaches_the_goal_in_pointmaze_umaze(seed):
     assert terminated and reward == 1.0 and info["is_success"].item()
 
 
+@needs_robotics
 def test_waypoint_behaviour_writes_successful_goal_reaching_episodes():
     data = generate(UMAZE, "waypoint", transitions=400, seed=0)
     stats = summary(data)
@@ -82,6 +101,7 @@ def test_waypoint_behaviour_writes_successful_goal_reaching_episodes():
     assert np.all(data["rewards"][data["terminals"]] == 1.0)
 
 
+@needs_robotics
 def test_random_starts_spread_the_ant_over_the_maze():
     task = get_task("antmaze-umaze")
     maze_map = dict(task.env_kwargs)["maze_map"]
@@ -110,6 +130,7 @@ def _checkpoint(path, task, *, hidden, state_dependent_std):
     return actor
 
 
+@needs_robotics
 @pytest.mark.parametrize("state_dependent_std", [True, False])
 def test_any_checkpoint_rolls_out_on_a_goal_task(tmp_path, state_dependent_std):
     task = get_task("antmaze-umaze")
@@ -147,6 +168,7 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path):
         actor_from_checkpoint(path, get_task("pen-binary"))
 
 
+@needs_robotics
 def test_the_cli_writes_the_cache_and_refuses_to_overwrite(tmp_path):
     path = main(["--task", "pointmaze-umaze", "--transitions", "50"])
     assert path == tmp_path / "data" / "pointmaze-umaze.hdf5"

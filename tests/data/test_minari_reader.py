@@ -1,13 +1,16 @@
 import re
 
 import gymnasium as gym
-import minari
 import numpy as np
 import pytest
 import torch
-from minari.data_collector import EpisodeBuffer
 
 from torchrl_wsrl.data import DatasetError, load_minari, mc_returns
+
+minari = pytest.importorskip(
+    "minari", reason="minari is not installed: pip install 'torchrl-wsrl[robotics]'"
+)
+from minari.data_collector import EpisodeBuffer  # noqa: E402
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:minari")
 
@@ -148,6 +151,27 @@ def test_invalid_content_names_the_dataset_and_key(datasets_root):
         DatasetError, match="'toy/bad-v0'.*observations has 3 features, the task's env expects 5"
     ):
         load_minari("toy/bad-v0", obs_dim=5)
+
+
+def test_overflowing_rewards_and_too_long_episodes_name_the_dataset(datasets_root):
+    episodes = _episodes()
+    episodes[2]["rewards"][1] = 1e39  # float64: finite until the float32 cast
+    _create("toy/overflow-v0", episodes)
+    with pytest.raises(
+        DatasetError,
+        match="Minari dataset 'toy/overflow-v0' at .*key 'rewards' holds NaN or inf, first at "
+        "row 8 .*finite before the float32 cast",
+    ):
+        load_minari("toy/overflow-v0")
+
+    _create("toy/box-v0", _episodes())  # episodes of 4, 3, 2 and 3 steps
+    assert len(load_minari("toy/box-v0", max_episode_steps=4)) == 10
+    with pytest.raises(
+        DatasetError,
+        match="'toy/box-v0'.*episode starting at row 0 has 4 steps, more than the task's "
+        "limit of 3",
+    ):
+        load_minari("toy/box-v0", max_episode_steps=3)
 
 
 @pytest.mark.xfail(

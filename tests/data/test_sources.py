@@ -5,15 +5,14 @@ HDF5 files written with h5py (``infos/*`` datasets included), Minari datasets wr
 ``minari.create_dataset_from_buffers``.
 """
 
+import importlib.util
 import re
 
 import gymnasium as gym
 import h5py
-import minari
 import numpy as np
 import pytest
 import torch
-from minari.data_collector import EpisodeBuffer
 
 from torchrl_wsrl.data import DatasetError
 from torchrl_wsrl.data.layouts import GOAL_RADIUS, MAZE2D_QPOS_OFFSET
@@ -28,6 +27,15 @@ from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.envs.mazes import cell_to_xy
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+# The Minari tests need the robotics extra; the D4RL-format ones run without it.
+HAS_MINARI = importlib.util.find_spec("minari") is not None
+if HAS_MINARI:
+    import minari
+    from minari.data_collector import EpisodeBuffer
+needs_minari = pytest.mark.skipif(
+    not HAS_MINARI, reason="minari is not installed: pip install 'torchrl-wsrl[robotics]'"
+)
 
 GAMMA = 0.9
 
@@ -123,6 +131,24 @@ def test_locomotion_d4rl_file_is_read_as_is():
     assert td["next", "terminated"].squeeze(-1).tolist() == [False, False, True] + [False] * 3
     assert td["mc_return"][2].item() == pytest.approx(2.0)
     assert td["mc_return"][5].item() == pytest.approx(5 + GAMMA * 6)
+
+
+def test_episodes_longer_than_the_tasks_limit_are_refused():
+    task = get_task("hopper-medium")  # max_episode_steps 1000
+    rng = np.random.default_rng(0)
+    rows = dict(**_random_rows(rng, 2500, 11, 3), rewards=np.zeros(2500))
+    terminals = _flags(2500, [])
+    _write_h5(generated_path(task), **rows, terminals=terminals, timeouts=_flags(2500, [999, 1999]))
+    assert len(load_task_dataset(task)) == 2497  # episodes of 1000, 1000 and 500 steps
+
+    # the D4RL file is read first: no episode ends at all
+    no_ends = _write_h5(d4rl_path(task), **rows, terminals=terminals, timeouts=terminals)
+    message = (
+        f"{re.escape(str(no_ends))}: the episode starting at row 0 has 2500 steps, more than "
+        "the task's limit of 1000"
+    )
+    with pytest.raises(DatasetError, match=message):
+        load_task_dataset(task)
 
 
 def test_antmaze_file_in_the_env_layout_is_scaled_with_the_sparse_failure_rule():
@@ -239,7 +265,10 @@ def test_maze2d_file_is_rotated_into_the_pointmaze_frame():
 
 
 def test_pointmaze_layouts_are_the_envs_own_maps():
-    import gymnasium_robotics
+    gymnasium_robotics = pytest.importorskip(
+        "gymnasium_robotics",
+        reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
+    )
 
     gym.register_envs(gymnasium_robotics)
     for name in ("pointmaze-umaze", "pointmaze-medium", "pointmaze-large"):
@@ -249,6 +278,7 @@ def test_pointmaze_layouts_are_the_envs_own_maps():
 
 
 # --- Minari datasets --------------------------------------------------------------------------
+@needs_minari
 def test_locomotion_minari_dataset_is_found_and_read_as_is():
     task = get_task("hopper-medium")
     rng = np.random.default_rng(0)
@@ -270,6 +300,7 @@ def _antmaze_observations(xy, seed=0):
     }
 
 
+@needs_minari
 def test_antmaze_minari_is_flattened_and_relabelled_against_the_task_goal():
     task = get_task("antmaze-umaze")
     goal = cell_to_xy(dict(task.env_kwargs)["maze_map"], (3, 1), 4.0)  # the "g" cell
@@ -289,6 +320,7 @@ def test_antmaze_minari_is_flattened_and_relabelled_against_the_task_goal():
     assert td["next", "terminated"].squeeze(-1).tolist() == [False, False, True]
 
 
+@needs_minari
 def test_pointmaze_minari_reward_is_recomputed_and_failures_get_the_floor():
     task = get_task("pointmaze-umaze")
     dict_space = gym.spaces.Dict(
@@ -318,6 +350,7 @@ def test_pointmaze_minari_reward_is_recomputed_and_failures_get_the_floor():
     assert td["mc_return"].squeeze(-1).tolist() == pytest.approx([-1.0, 0.0, -1.0 / (1 - GAMMA)])
 
 
+@needs_minari
 def test_kitchen_minari_rewards_become_the_running_count():
     task = get_task("kitchen-partial")
     rng = np.random.default_rng(0)
@@ -342,6 +375,7 @@ def test_kitchen_minari_rewards_become_the_running_count():
     assert td["next", "reward"].squeeze(-1).tolist() == [-4.0, -3.0, -3.0, -2.0]
 
 
+@needs_minari
 def test_kitchen_minari_running_counts_are_not_summed_twice(data_roots):
     task = get_task("kitchen-complete")
     rng = np.random.default_rng(0)
@@ -353,6 +387,7 @@ def test_kitchen_minari_running_counts_are_not_summed_twice(data_roots):
         load_task_dataset(task)
 
 
+@needs_minari
 def test_adroit_minari_human_rewards_are_relabelled_from_infos_success():
     task = get_task("door-binary")
     rng = np.random.default_rng(0)
@@ -365,6 +400,7 @@ def test_adroit_minari_human_rewards_are_relabelled_from_infos_success():
     assert td["next", "terminated"].squeeze(-1).tolist() == [False, False, True, True]
 
 
+@needs_minari
 def test_dataset_path_may_name_a_minari_folder():
     task = get_task("hopper-medium")
     rng = np.random.default_rng(0)
@@ -377,6 +413,7 @@ def test_dataset_path_may_name_a_minari_folder():
 
 
 # --- where data is looked for -----------------------------------------------------------------
+@needs_minari
 def test_real_data_wins_over_generated_data():
     task = get_task("pointmaze-umaze")
     rng = np.random.default_rng(0)

@@ -1,3 +1,4 @@
+import importlib.util
 import sys
 
 import gymnasium as gym
@@ -15,8 +16,21 @@ from torchrl_wsrl.envs.wrappers import (
     kitchen_solved_count,
 )
 
+needs_robotics = pytest.mark.skipif(
+    importlib.util.find_spec("gymnasium_robotics") is None,
+    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
+)
 
-@pytest.mark.parametrize("name", list_tasks())
+
+def _task_params(names):
+    """Task names to parametrize over; tasks outside locomotion need gymnasium-robotics' envs."""
+    return [
+        name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics)
+        for name in names
+    ]
+
+
+@pytest.mark.parametrize("name", _task_params(list_tasks()))
 def test_every_task_runs_through_torchrl(name):
     task = get_task(name)
     env = make_env(name, seed=0)
@@ -42,6 +56,7 @@ def test_every_task_runs_through_torchrl(name):
         assert "is_success" not in rollout.keys()
 
 
+@needs_robotics
 def test_gym_env_spaces():
     env = make_gym_env(get_task("door-binary"))
     assert env.observation_space.dtype == np.float32 and env.observation_space.shape == (39,)
@@ -50,12 +65,14 @@ def test_gym_env_spaces():
     assert obs.dtype == np.float32 and info["is_success"].dtype == bool
 
 
+@needs_robotics
 def test_seed_makes_resets_reproducible():
     first = make_env("antmaze-umaze", seed=3).reset()["observation"]
     second = make_env("antmaze-umaze", seed=3).reset()["observation"]
     torch.testing.assert_close(first, second)
 
 
+@needs_robotics
 def test_episode_is_truncated_at_max_episode_steps():
     env = make_env("pen-binary", seed=0)
     rollout = env.rollout(1000, policy=lambda td: td.set("action", torch.zeros(24)))
@@ -64,6 +81,7 @@ def test_episode_is_truncated_at_max_episode_steps():
     assert not rollout["next", "truncated"][:-1].any()
 
 
+@needs_robotics
 def test_antmaze_observation_is_d4rl_qpos_qvel():
     env = make_gym_env(get_task("antmaze-large-diverse"), seed=0)
     data = env.unwrapped.data
@@ -76,6 +94,7 @@ def test_antmaze_observation_is_d4rl_qpos_qvel():
     np.testing.assert_allclose(obs, expected, rtol=1e-6)
 
 
+@needs_robotics
 def test_antmaze_reward_and_termination_at_the_goal():
     env = make_gym_env(get_task("antmaze-umaze"), seed=0)
     maze = env.unwrapped
@@ -88,6 +107,7 @@ def test_antmaze_reward_and_termination_at_the_goal():
     assert (reward, terminated, info["is_success"].item()) == (1.0, True, True)
 
 
+@needs_robotics
 def test_pointmaze_success_reaches_the_torchrl_env():
     env = make_env("pointmaze-umaze", seed=0)
     td = env.reset()
@@ -132,6 +152,7 @@ def test_adroit_binary_reward_is_zero_on_success_else_minus_one():
     assert [s[4]["is_success"].item() for s in steps] == [False, False, True]
 
 
+@needs_robotics
 def test_adroit_real_env_pays_minus_one_before_success():
     env = make_gym_env(get_task("relocate-binary"), seed=0)
     env.reset(seed=0)
@@ -155,6 +176,7 @@ def test_kitchen_reward_counts_subtasks_solved_so_far():
     assert [s[2] for s in steps] == [False] * 4 + [True]
 
 
+@needs_robotics
 def test_kitchen_real_env_counts_and_ends_when_all_four_are_done():
     from gymnasium_robotics.envs.franka_kitchen.kitchen_env import OBS_ELEMENT_INDICES
 

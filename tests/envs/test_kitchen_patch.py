@@ -1,3 +1,4 @@
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -8,6 +9,11 @@ import pytest
 
 from torchrl_wsrl.envs import kitchen_patch
 
+needs_robotics = pytest.mark.skipif(
+    importlib.util.find_spec("gymnasium_robotics") is None,
+    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
+)
+
 
 def _python(code: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -15,6 +21,7 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
+@needs_robotics
 def test_import_is_lazy_and_franka_kitchen_makes_afterwards():
     # One interpreter for both checks: a fresh torchrl import costs seconds.
     result = _python(
@@ -36,6 +43,7 @@ def test_import_is_lazy_and_franka_kitchen_makes_afterwards():
     assert result.returncode == 0, result.stderr
 
 
+@needs_robotics
 def test_patch_applies_when_gymnasium_robotics_was_imported_first():
     result = _python(
         """
@@ -48,6 +56,7 @@ def test_patch_applies_when_gymnasium_robotics_was_imported_first():
     assert result.returncode == 0, result.stderr
 
 
+@needs_robotics
 @pytest.mark.skipif(
     not kitchen_patch.enum_compare_is_broken(), reason="this MuJoCo compares enums correctly"
 )
@@ -63,6 +72,7 @@ def test_franka_kitchen_fails_without_the_patch():
     assert result.returncode != 0 and "AssertionError" in result.stderr
 
 
+@needs_robotics
 def test_patched_helpers_read_and_write_joints():
     import mujoco
 
