@@ -67,7 +67,7 @@ def test_rlpd_runs_end_to_end(tmp_path):
     cfg = _compose(
         "algo=rlpd", "profile=smoke", f"dataset_path={_tiny_hopper_dataset(tmp_path / 'hopper.hdf5')}",
         "train.pretrain_steps=20", "train.online_steps=60", "train.warmup_steps=20", "train.eval_every=30",
-        "train.eval_episodes=1", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
+        "train.online_batch_size=32", "train.eval_episodes=1", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
         f"runs_root={tmp_path}",
     )
     run_dir = tmp_path / "run"

@@ -36,7 +36,9 @@ def _task_params(names):
 SHRINK = [
     "profile=smoke",
     "train.pretrain_steps=20",
+    "train.bc_steps=10",
     "train.online_steps=60",
+    "train.online_batch_size=32",
     "train.warmup_steps=20",
     "train.eval_every=30",
     "train.eval_episodes=1",

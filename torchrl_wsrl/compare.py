@@ -70,6 +70,8 @@ def plan(task: str, seeds: list[int], algos: list[str], overrides: list[str], ro
         for algo in algos:
             algo_cfg = compose_config([*common, f"algo={algo}"]).algo
             start = [f"pretrained_checkpoint={pretrained / 'pretrained.pt'}"] if algo_cfg.pretrain else []
+            if algo_cfg.pretrain and algo_cfg.offline_ratio == 0:  # reads no data: no dataset_path
+                start.append("dataset_path=null")
             finetune.append(([*common, f"algo={algo}", *start], root / algo / f"seed{seed}"))
     return pretrain, finetune
 

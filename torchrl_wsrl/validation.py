@@ -86,6 +86,9 @@ class ConfigError(ValueError):
         n = len(self.problems)
         super().__init__(f"invalid run config ({n} problem{'s' * (n != 1)}):\n" + "\n".join(self.problems))
 
+    def __reduce__(self):  # pickles whole across processes (compare's worker pool)
+        return type(self), (self.problems,)
+
 
 def _fmt(value: Any) -> str:
     """A value as it is written in a config or an override."""
@@ -292,7 +295,7 @@ def _check_batches(c: _Checks) -> None:
             f"must divide train.online_batch_size={batch} (each online update splits it into utd_ratio minibatches)",
         )
     bc, pretrain = c.integer("train.bc_steps", 0), c.integer("train.pretrain_steps", 0)
-    if bc is not None and pretrain is not None and bc > pretrain:
+    if c.boolean("algo.pretrain") and bc is not None and pretrain is not None and bc > pretrain:
         c.problem("train.bc_steps", bc, f"must be <= train.pretrain_steps={pretrain} (BC warm start of the pre-training)")
     num, sub, replace = c.integer("agent.num_critics", 1), c.integer("agent.subsample_size", 1), c.boolean("agent.subsample_replace")
     if num is not None and sub is not None and replace is False and sub > num:
