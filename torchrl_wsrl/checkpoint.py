@@ -76,10 +76,14 @@ def read_torch_file(path: str | Path, *, what: str = "checkpoint") -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first_line = str(err).strip().splitlines()[0]
+        if "GLOBAL" not in str(err):  # not a pickled object the allowlist refused: garbage
+            raise CheckpointMismatchError(
+                f"{path}: not a readable {what} (truncated, or not written by torch.save)"
+            ) from None
+        refused = next((line.strip() for line in str(err).splitlines() if "GLOBAL" in line), "")
         raise CheckpointMismatchError(
             f"{path}: refused to load: it holds pickled objects other than tensors and plain "
-            f"containers, which could run code (torch.load weights_only=True: {first_line})"
+            f"containers, which could run code (torch.load weights_only=True: {refused})"
         ) from None
     except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
         raise CheckpointMismatchError(

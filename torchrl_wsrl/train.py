@@ -6,7 +6,8 @@ cannot refuse a run: it turns their exceptions into warnings): the config valida
 (:func:`~torchrl_wsrl.validation.validate_config`, one line per problem) and an explicit
 ``hydra.run.dir`` does not exist yet, so that a refused run leaves nothing behind and an
 earlier run is never rewritten. In a sweep (``-m``) each job is validated by :func:`main`,
-which removes the directory hydra made for a refused job. ``resume=RUN_DIR`` takes no other
+which, like a run refused for its inputs (a checkpoint or dataset that does not fit), removes
+the directory hydra made for it. ``resume=RUN_DIR`` takes no other
 override: the run goes on with its own ``config.yaml``, hydra's records of the resumed
 invocation under ``RUN_DIR/.hydra/resume-<time>`` (the run's ``.hydra`` files stay as they are).
 """
@@ -35,21 +36,22 @@ def main(cfg: DictConfig) -> float | None:
     resume = bool(cfg.resume)
     if resume:
         cfg = OmegaConf.load(run_dir / "config.yaml")
-    try:
+    try:  # the trainer reads and checks every input before it writes anything
         validate_config(cfg)
-    except ConfigError:
+        configure_torch(cfg)
+        trainer = Trainer(cfg, run_dir, resume=resume)
+    except Exception:
         if not resume:
             _remove_refused_job_dir(run_dir)
         raise
-    configure_torch(cfg)
-    summary = Trainer(cfg, run_dir, resume=resume).run()
+    summary = trainer.run()
     print(f"\nrun directory: {run_dir}\n{summary.table()}")
     return summary.final
 
 
 def _remove_refused_job_dir(run_dir: Path) -> None:
-    """Remove the directory hydra made for a job refused at validation, if it holds nothing but
-    hydra's own files (never anything a run wrote)."""
+    """Remove the directory hydra made for a run refused before it began (a bad config, a
+    checkpoint or dataset that does not fit), if it holds nothing but hydra's own files."""
     if run_dir.is_dir() and all(p.name in HYDRA_FILES for p in run_dir.iterdir()):
         shutil.rmtree(run_dir)
 

@@ -108,6 +108,8 @@ class Trainer:
     """
 
     def __init__(self, cfg: DictConfig, run_dir: Path, *, resume: bool = False):
+        # Every input is read and checked before anything is written: a refused run leaves
+        # its directory as it found it.
         validate_config(cfg)
         self.cfg = cfg
         self.run_dir = Path(run_dir)
@@ -116,11 +118,6 @@ class Trainer:
         self.resume_from = self._latest_checkpoint() if resume else None
         self.resumed = None if self.resume_from is None else self.checkpoints.read(self.resume_from)
         progress = self.resumed["progress"] if self.resumed else {}
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.metrics = MetricsCSV(self.run_dir / "metrics.csv", resume_rows=progress.get("metric_rows"))
-        if not resume:
-            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-        self.logger = make_logger(cfg.logger, self.run_dir, name=self.task.name, config=OmegaConf.to_container(cfg, resolve=True))
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         self.eval_env = make_env(self.task, seed=cfg.seed + 10_000, device=self.device)
@@ -128,9 +125,36 @@ class Trainer:
         self.critic = make_critic(cfg, self.task).to(self.device)
         self.summary = Summary(**progress.get("summary", {}))
         self.start = time.perf_counter() - progress.get("elapsed_s", 0.0)
-        self.offline_data: TensorDictBase | None = None
         self.interval = IntervalMetrics()
         self.max_abs_reward = torch.zeros((), device=self.device)  # over the rewards seen, scaled
+        self.offline_data = self._load_offline_data()
+        self.pre_loss = self.pre_optimizers = self.pretrained = None
+        if cfg.algo.pretrain:
+            self.pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
+            self.pre_optimizers = self._optimizers(self.pre_loss)
+            if cfg.pretrained_checkpoint is not None:
+                self.pretrained = load_checkpoint(cfg.pretrained_checkpoint)
+                check_agent_state(str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss, optimizers=self.pre_optimizers)
+
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.metrics = MetricsCSV(self.run_dir / "metrics.csv", resume_rows=progress.get("metric_rows"))
+        if not resume:
+            (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
+        self.logger = make_logger(cfg.logger, self.run_dir, name=self.task.name, config=OmegaConf.to_container(cfg, resolve=True))
+
+    def _load_offline_data(self) -> TensorDictBase | None:
+        """The offline data, if this run reads any (phase 1 without a checkpoint, or offline
+        data mixed into online batches); sets the data's score and the reward bound."""
+        cfg, algo = self.cfg, self.cfg.algo
+        if not ((algo.pretrain and cfg.pretrained_checkpoint is None) or algo.offline_ratio > 0):
+            return None
+        tic = time.perf_counter()
+        path = resolve_dataset(self.task, cfg.dataset_path)
+        data = load_task_dataset(self.task, path=path, gamma=cfg.agent.gamma)
+        self.summary.data_score = dataset_score(self.task, path)
+        self.max_abs_reward.fill_(data["next", "reward"].abs().max().item())
+        self.summary.wall_times_s["loading data"] = time.perf_counter() - tic
+        return data
 
     def _latest_checkpoint(self) -> Path:
         latest = self.checkpoints.latest()
@@ -325,23 +349,7 @@ class Trainer:
     def run(self) -> Summary:
         cfg, algo = self.cfg, self.cfg.algo
         resume_phase = self.resumed["progress"]["phase"] if self.resumed else None
-        pre_loss = pre_optimizers = pretrained = None
-        if algo.pretrain:
-            pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
-            pre_optimizers = self._optimizers(pre_loss)
-            if cfg.pretrained_checkpoint is not None:  # checked before any work
-                pretrained = load_checkpoint(cfg.pretrained_checkpoint)
-                check_agent_state(str(cfg.pretrained_checkpoint), pretrained, task=self.task.name, loss=pre_loss, optimizers=pre_optimizers)
-
-        needs_data = (algo.pretrain and cfg.pretrained_checkpoint is None) or algo.offline_ratio > 0
-        if needs_data:
-            tic = time.perf_counter()
-            path = resolve_dataset(self.task, cfg.dataset_path)
-            self.offline_data = load_task_dataset(self.task, path=path, gamma=cfg.agent.gamma)
-            self.summary.data_score = dataset_score(self.task, path)
-            self.max_abs_reward.fill_(self.offline_data["next", "reward"].abs().max().item())
-            self.summary.wall_times_s["loading data"] = time.perf_counter() - tic
-
+        pre_loss, pre_optimizers, pretrained = self.pre_loss, self.pre_optimizers, self.pretrained
         if algo.pretrain and resume_phase != "online":
             tic = time.perf_counter()
             if pretrained is None:
