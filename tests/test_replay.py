@@ -93,6 +93,28 @@ def test_warmup_state_round_trip():
     assert t2.env_steps == 3 and not t2.warmup_complete
 
 
+@pytest.mark.parametrize("offline_ratio", [0.0, 0.5])
+def test_the_replay_buffer_state_carries_the_warmup_counter(offline_ratio):
+    """ReplayBuffer.state_dict() fills its destination with each transform's state: the warmup
+    counter survives a round trip through the buffer (it was lost when the transform returned
+    a new dict of its own)."""
+    offline = as_transitions(steps(8)) if offline_ratio else None
+    buffer, warmup, _ = make_replay_buffer(capacity=32, batch_size=4, warmup_steps=5, offline_data=offline, offline_ratio=offline_ratio)
+    buffer.extend(as_transitions(steps(3)))
+    online = getattr(buffer, "online_buffer", buffer)
+    fresh, fresh_warmup, _ = make_replay_buffer(capacity=32, batch_size=4, warmup_steps=5, offline_data=offline, offline_ratio=offline_ratio)
+    getattr(fresh, "online_buffer", fresh).load_state_dict(online.state_dict())
+    assert fresh_warmup.env_steps == 3 and not fresh_warmup.warmup_complete
+    fresh.extend(as_transitions(steps(2)))
+    assert fresh_warmup.warmup_complete
+
+
+def test_a_warmup_state_for_another_warmup_is_refused():
+    t = WarmupReplayTransform(5)
+    with pytest.raises(ValueError, match="gates 7 warmup env steps"):
+        t.load_state_dict(WarmupReplayTransform(7).state_dict())
+
+
 def _one_step(reward: float, done: bool) -> TensorDict:
     td = as_transitions(steps(1))
     td["next", "reward"].fill_(reward)

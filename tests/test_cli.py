@@ -1,0 +1,64 @@
+"""The command line refuses bad runs before hydra writes anything, and never rewrites a run."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def train(*overrides):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torchrl_wsrl.train", *overrides], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_a_config_refused_at_validation_leaves_no_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    out = train("profile=smoke", "train.eval_episodes=0", "train.utd_ratio=3", "device=cuda:7", f"hydra.run.dir={run_dir}")
+    assert out.returncode != 0
+    for line in ("train.eval_episodes=0", "train.utd_ratio=3: must divide", "device='cuda:7'"):
+        assert line in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not run_dir.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_an_abstract_task_is_named(tmp_path):
+    out = train("task=_locomotion", f"runs_root={tmp_path}")
+    assert out.returncode != 0 and "task=_locomotion names no task" in out.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_existing_run_directory_is_left_as_it_is(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    (run_dir / ".hydra" / "overrides.yaml").write_text("- seed=3\n")
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    out = train("profile=smoke", f"hydra.run.dir={run_dir}")
+    assert out.returncode != 0 and "exists" in out.stderr
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before
+    assert (run_dir / ".hydra" / "overrides.yaml").read_text() == "- seed=3\n"
+
+
+def test_a_checkpoint_that_does_not_fit_removes_the_directory_hydra_made(tmp_path):
+    bad = tmp_path / "pretrained.pt"
+    bad.write_bytes(os.urandom(4096))
+    run_dir = tmp_path / "run"
+    out = train("profile=smoke", f"pretrained_checkpoint={bad}", f"hydra.run.dir={run_dir}")
+    assert out.returncode != 0 and f"{bad}: not a readable checkpoint" in out.stderr
+    assert not run_dir.exists()
+
+
+def test_resume_takes_no_other_override(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("seed: 0\n")
+    out = train(f"resume={run_dir}", "seed=3")
+    assert out.returncode != 0 and "takes no other override" in out.stderr and "seed=3" in out.stderr
+    out = train(f"resume={tmp_path / 'nowhere'}")
+    assert out.returncode != 0 and "no such run directory" in out.stderr
+
+
+def test_a_sweep_job_refused_at_validation_leaves_no_job_directory(tmp_path):
+    sweep = tmp_path / "sweep"
+    out = train("-m", "profile=smoke", "train.eval_episodes=0", f"hydra.sweep.dir={sweep}")
+    assert out.returncode != 0 and "train.eval_episodes=0" in out.stderr
+    assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # hydra's record of the sweep only
