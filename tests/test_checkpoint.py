@@ -294,7 +294,6 @@ def test_tensorboard_logger(tmp_path, dataset):
 def test_wandb_logger_offline(tmp_path, dataset, monkeypatch):
     pytest.importorskip("wandb")
     monkeypatch.setenv("WANDB_MODE", "offline")
-    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
     run_dir = tmp_path / "run"
     Trainer(config(f"dataset_path={dataset}", "logger=wandb"), run_dir).run()
-    assert any(p.name.startswith("offline-run") for p in (tmp_path / "wandb").iterdir())
+    assert any(p.name.startswith("offline-run") for p in (run_dir / "wandb").iterdir())

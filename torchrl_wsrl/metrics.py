@@ -137,9 +137,9 @@ LOGGERS = ("csv", "tensorboard", "wandb")
 
 def make_logger(kind: str | None, run_dir: Path, *, name: str, config: dict | None = None):
     """TorchRL's logger of ``kind`` (``torchrl.record.loggers``) writing under ``run_dir``:
-    ``csv`` (``run_dir/logs/scalars/*.csv``), ``tensorboard`` (``run_dir/logs``, needs the
-    ``tensorboard`` extra), ``wandb`` (offline unless ``WANDB_MODE`` says otherwise; needs
-    ``wandb``); ``None``: no logger.
+    ``csv`` (``run_dir/logs/scalars/<phase>/<metric>.csv``), ``tensorboard`` (``run_dir/logs``,
+    the ``[tensorboard]`` extra), ``wandb`` (``run_dir/wandb``, offline unless ``WANDB_MODE``
+    says otherwise; the ``[wandb]`` extra); ``None``: no logger.
 
     Raises:
         ValueError: an unknown ``kind``.
