@@ -44,7 +44,16 @@ def test_a_checkpoint_that_does_not_fit_removes_the_directory_hydra_made(tmp_pat
     run_dir = tmp_path / "run"
     out = train("profile=smoke", f"pretrained_checkpoint={bad}", f"hydra.run.dir={run_dir}")
     assert out.returncode != 0 and f"{bad}: not a readable checkpoint" in out.stderr
+    assert "Traceback" not in out.stderr
     assert not run_dir.exists()
+
+
+def test_divergence_exits_non_zero_naming_phase_and_step(tmp_path):
+    run_dir = tmp_path / "run"
+    out = train("profile=smoke", "train.lr_critic=1e3", f"hydra.run.dir={run_dir}")
+    assert out.returncode == 1
+    assert "DivergenceError: divergence in pretrain at or before gradient step" in out.stderr and "Traceback" not in out.stderr
+    assert not (run_dir / "summary.json").exists()
 
 
 def test_resume_takes_no_other_override(tmp_path):

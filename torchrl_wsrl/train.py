@@ -22,10 +22,15 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from torchrl_wsrl.checkpoint import CheckpointMismatchError
+from torchrl_wsrl.data.transitions import DatasetError
+from torchrl_wsrl.metrics import DivergenceError
 from torchrl_wsrl.trainer import Trainer, configure_torch
 from torchrl_wsrl.validation import ConfigError, validate_config
 
 HYDRA_FILES = (".hydra", "train.log")
+# Errors that name a bad input (config, checkpoint, dataset file): reported by their message.
+INPUT_ERRORS = (ConfigError, CheckpointMismatchError, DatasetError, FileNotFoundError, FileExistsError)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
@@ -40,11 +45,16 @@ def main(cfg: DictConfig) -> float | None:
         validate_config(cfg)
         configure_torch(cfg)
         trainer = Trainer(cfg, run_dir, resume=resume)
-    except Exception:
+    except Exception as err:
         if not resume:
             _remove_refused_job_dir(run_dir)
+        if isinstance(err, INPUT_ERRORS):
+            sys.exit(f"{type(err).__name__}: {err}")  # a bad input: its message, no traceback
         raise
-    summary = trainer.run()
+    try:
+        summary = trainer.run()
+    except DivergenceError as err:
+        sys.exit(f"DivergenceError: {err}\nrun directory (checkpoints before the divergence kept): {run_dir}")
     print(f"\nrun directory: {run_dir}\n{summary.table()}")
     return summary.final
 

@@ -135,12 +135,28 @@ class Trainer:
             if cfg.pretrained_checkpoint is not None:
                 self.pretrained = load_checkpoint(cfg.pretrained_checkpoint)
                 check_agent_state(str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss, optimizers=self.pre_optimizers)
+        if self.resumed is not None:
+            self._check_resumed_state(progress["phase"])
 
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.metrics = MetricsCSV(self.run_dir / "metrics.csv", resume_rows=progress.get("metric_rows"))
         if not resume:
             (self.run_dir / "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
         self.logger = make_logger(cfg.logger, self.run_dir, name=self.task.name, config=OmegaConf.to_container(cfg, resolve=True))
+
+    def _check_resumed_state(self, phase: str) -> None:
+        """Check the checkpoint to resume from against the loss of its phase (built here only
+        for the check when the phase is the online one)."""
+        if phase == "pretrain":
+            loss, optimizers = self.pre_loss, self.pre_optimizers
+        else:
+            loss = make_loss(self.cfg, self.task, self.actor, self._online_critic(), regularized=self.cfg.algo.online_loss == "calql")
+            optimizers = self._optimizers(loss)
+        self.checkpoints.check(self.resume_from, self.resumed, loss=loss, optimizers=optimizers)
+
+    def _online_critic(self):
+        """The critic of the online phase: the pre-trained one, or fresh (``algo.init_critic=false``)."""
+        return self.critic if self.cfg.algo.init_critic else make_critic(self.cfg, self.task).to(self.device)
 
     def _load_offline_data(self) -> TensorDictBase | None:
         """The offline data, if this run reads any (phase 1 without a checkpoint, or offline
@@ -228,8 +244,7 @@ class Trainer:
         return its progress. The global generators come last, after every piece was built; the
         collector's env generator is not restored here but before the collector is built
         (:meth:`online`)."""
-        states = self.resumed
-        self.checkpoints.check(self.resume_from, states, loss=loss, optimizers=optimizers)
+        states = self.resumed  # checked against this phase's loss in __init__
         loss.load_state_dict(states["loss"])
         for name, optimizer in optimizers.items():
             optimizer.load_state_dict(states["optimizers"][name])
@@ -364,8 +379,7 @@ class Trainer:
 
         if cfg.train.online_steps == 0:  # pre-training only (e.g. python -m torchrl_wsrl.compare)
             return self._finish()
-        if not algo.init_critic:
-            self.critic = make_critic(cfg, self.task).to(self.device)
+        self.critic = self._online_critic()
         loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=algo.online_loss == "calql").to(self.device)
         optimizers = self._optimizers(loss)
         if pretrained is not None and resume_phase != "online":
