@@ -3,8 +3,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 
 def train(*overrides):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

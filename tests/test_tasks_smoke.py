@@ -8,30 +8,18 @@ cores, most of it evaluating the 1,000- and 2,000-step antmaze episodes).
 """
 
 import csv
-import importlib.util
 import json
 
 import pytest
 from hydra import compose, initialize_config_module
 
 from torchrl_wsrl.data.generate import main as generate_main
-from torchrl_wsrl.envs import get_task, list_tasks
+from torchrl_wsrl.envs import list_tasks
 from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.testing import task_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 
-needs_robotics = pytest.mark.skipif(
-    importlib.util.find_spec("gymnasium_robotics") is None,
-    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
-)
-
-
-def _task_params(names):
-    """Task names to parametrize over; tasks outside locomotion need gymnasium-robotics' envs."""
-    return [
-        name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics)
-        for name in names
-    ]
 
 SHRINK = [
     "profile=smoke",
@@ -73,12 +61,12 @@ def run_task(name: str, tmp_path) -> None:
     assert json.loads((run_dir / "summary.json").read_text())["final"] == summary.final
 
 
-@pytest.mark.parametrize("name", _task_params(["hopper-medium", "pointmaze-umaze"]))
+@pytest.mark.parametrize("name", task_params(["hopper-medium", "pointmaze-umaze"]))
 def test_one_dense_and_one_sparse_task_end_to_end(name, tmp_path):
     run_task(name, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", _task_params(list_tasks()))
+@pytest.mark.parametrize("name", task_params(list_tasks()))
 def test_every_task_end_to_end(name, tmp_path):
     run_task(name, tmp_path)

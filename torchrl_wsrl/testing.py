@@ -1,8 +1,25 @@
-"""Random replay batches for tests and benchmarks (no learning signal, every key the losses read)."""
+"""Helpers of the tests and benchmarks: random replay batches (no learning signal, every key
+the losses read), and skip marks for the optional extras. Needs pytest (the ``[test]`` extra)."""
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
 import torch
 from tensordict import TensorDict
+
+needs_robotics = pytest.mark.skipif(
+    importlib.util.find_spec("gymnasium_robotics") is None,
+    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
+)
+
+
+def task_params(names):
+    """Task names to parametrize over; those outside locomotion need gymnasium-robotics' envs
+    (skipped with :data:`needs_robotics` where it is not installed)."""
+    from torchrl_wsrl.envs import get_task
+
+    return [name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics) for name in names]
 
 
 def random_transitions(

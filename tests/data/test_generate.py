@@ -1,6 +1,5 @@
 """The dataset generator: every behaviour, the maze controller, checkpoints, the CLI."""
 
-import importlib.util
 from itertools import pairwise
 
 import h5py
@@ -16,24 +15,12 @@ from torchrl_wsrl.envs import get_task, make_gym_env
 from torchrl_wsrl.envs.mazes import cell_to_xy, open_cells, steps_to_cell, xy_to_cell
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
+from torchrl_wsrl.testing import needs_robotics, task_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
 UMAZE = get_task("pointmaze-umaze")
 UMAZE_MAP = dict(UMAZE.env_kwargs)["maze_map"]
-
-needs_robotics = pytest.mark.skipif(
-    importlib.util.find_spec("gymnasium_robotics") is None,
-    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
-)
-
-
-def _task_params(names):
-    """Task names to parametrize over; tasks outside locomotion need gymnasium-robotics' envs."""
-    return [
-        name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics)
-        for name in names
-    ]
 
 
 @pytest.fixture(autouse=True)
@@ -45,7 +32,7 @@ def _in_tmp_path(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize(
     "name",
-    _task_params(
+    task_params(
         ["hopper-random", "antmaze-umaze", "kitchen-mixed", "door-binary", "pointmaze-umaze"]
     ),
 )

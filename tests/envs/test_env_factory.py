@@ -1,4 +1,3 @@
-import importlib.util
 import sys
 
 import gymnasium as gym
@@ -15,22 +14,10 @@ from torchrl_wsrl.envs.wrappers import (
     kitchen_all_solved,
     kitchen_solved_count,
 )
-
-needs_robotics = pytest.mark.skipif(
-    importlib.util.find_spec("gymnasium_robotics") is None,
-    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
-)
+from torchrl_wsrl.testing import needs_robotics, task_params
 
 
-def _task_params(names):
-    """Task names to parametrize over; tasks outside locomotion need gymnasium-robotics' envs."""
-    return [
-        name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics)
-        for name in names
-    ]
-
-
-@pytest.mark.parametrize("name", _task_params(list_tasks()))
+@pytest.mark.parametrize("name", task_params(list_tasks()))
 def test_every_task_runs_through_torchrl(name):
     task = get_task(name)
     env = make_env(name, seed=0)

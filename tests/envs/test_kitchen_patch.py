@@ -1,4 +1,3 @@
-import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -8,11 +7,7 @@ import numpy as np
 import pytest
 
 from torchrl_wsrl.envs import kitchen_patch
-
-needs_robotics = pytest.mark.skipif(
-    importlib.util.find_spec("gymnasium_robotics") is None,
-    reason="gymnasium-robotics is not installed: pip install 'torchrl-wsrl[robotics]'",
-)
+from torchrl_wsrl.testing import needs_robotics
 
 
 def _python(code: str) -> subprocess.CompletedProcess:
