@@ -22,9 +22,13 @@ def uniform_random_score(episodes: int = 5) -> float:
 
 
 def test_short_pretraining_beats_random_actions(tmp_path):
+    """Measured (1 thread, 3 evaluation episodes): 2,500 BC steps score 32.3 / 41.1 / 5.3 for
+    seeds 0 / 1 / 2 against a threshold of 12.7; 1,500 steps scored 11.2 / 28.8 / 5.1. BC's
+    outcome is bimodal across seeds (seed 2 falls at once at both lengths), so the seed is
+    pinned and the length leaves a margin for changes in the order of random draws."""
     with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
         cfg = compose("config", overrides=[
-            "profile=smoke", "train.pretrain_steps=1500", "train.bc_steps=1500", "train.pretrain_eval_every=1500",
+            "profile=smoke", "train.pretrain_steps=2500", "train.bc_steps=2500", "train.pretrain_eval_every=2500",
             "train.online_steps=0", "train.eval_episodes=3", "train.batch_size=128", "train.lr_actor=1e-3",
             "task.actor_hidden=[64,64]", "task.cql.num_actions=2",
             f"dataset_path={sample_path(TASK)}", "seed=0",

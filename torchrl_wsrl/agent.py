@@ -66,6 +66,7 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
         cql_target_gap=cql.target_gap,
         importance_sample=cql.importance_sample,
         calibrate=cql.calibrate,
+        cql_subsample_size=cfg.agent.cql_subsample_size,
         num_cql_actions=cql.num_actions,
         **common,
     )

@@ -297,12 +297,11 @@ def _check_batches(c: _Checks) -> None:
     bc, pretrain = c.integer("train.bc_steps", 0), c.integer("train.pretrain_steps", 0)
     if c.boolean("algo.pretrain") and bc is not None and pretrain is not None and bc > pretrain:
         c.problem("train.bc_steps", bc, f"must be <= train.pretrain_steps={pretrain} (BC warm start of the pre-training)")
-    num, sub, replace = c.integer("agent.num_critics", 1), c.integer("agent.subsample_size", 1), c.boolean("agent.subsample_replace")
-    if num is not None and sub is not None and replace is False and sub > num:
-        c.problem(
-            "agent.subsample_size", sub,
-            f"must be <= agent.num_critics={num} when agent.subsample_replace=false (drawn without replacement)",
-        )
+    num, replace = c.integer("agent.num_critics", 1), c.boolean("agent.subsample_replace")
+    for key in ("agent.subsample_size", "agent.cql_subsample_size"):
+        sub = c.integer(key, 1, nullable=key == "agent.cql_subsample_size", required=key == "agent.subsample_size")
+        if num is not None and sub is not None and replace is False and sub > num:
+            c.problem(key, sub, f"must be <= agent.num_critics={num} when agent.subsample_replace=false (drawn without replacement)")
 
 
 def _check_phases(c: _Checks) -> None:

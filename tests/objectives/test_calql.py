@@ -14,11 +14,13 @@ OBS, ACT = 5, 2  # as in conftest.make_batch
 def build(**kwargs):
     actor = make_actor(OBS, ACT, (16, 16))
     critic = EnsembleQCritic(OBS, ACT, num_critics=3, hidden_sizes=(16, 16))
+    kwargs = {"cql_subsample_size": None, **kwargs}
     return CalQLLoss(actor, critic, action_dim=ACT, subsample_size=3, subsample_replace=False, **kwargs), actor, critic
 
 
-def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importance_sample, weight):
-    """The Cal-QL critic loss written out step by step, consuming the RNG in the loss's order."""
+def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importance_sample, weight, drawn=None):
+    """The Cal-QL critic loss written out step by step, consuming the RNG in the loss's order;
+    ``drawn``: the CQL regulariser over that many critics, drawn without replacement."""
     obs, next_obs = batch["observation"], batch["next", "observation"]
     with torch.no_grad():
         pi = actor.get_dist(TensorDict({"observation": obs}, [8]))
@@ -26,6 +28,7 @@ def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importanc
         pi_next = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
         a_next, lp_next = pi_next.rsample_and_log_prob((n,))
     a_rand = torch.rand_like(a_pi) * 2 - 1
+    members = list(range(3)) if drawn is None else torch.randperm(3)[:drawn].tolist()
     # TD target (drawn after the proposals, as in the loss)
     with torch.no_grad():
         nd = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
@@ -36,7 +39,7 @@ def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importanc
     q_data = critic.q_values(obs, batch["action"])
     td = ((q_data - y) ** 2).mean()
     penalties = []
-    for e in range(3):
+    for e in members:
         per_b = []
         for b in range(8):
             def q(a):
@@ -71,35 +74,49 @@ def test_critic_loss_by_hand(batch, calibrate, importance_sample):
     assert out["loss_qvalue"].item() == pytest.approx(expected.item(), rel=1e-4)
 
 
-def test_calibration_raises_the_penalty_when_mc_returns_are_high(batch):
-    loss, _, _ = build(num_cql_actions=4)
-    batch["mc_return"] = torch.full((8, 1), 100.0)
-    torch.manual_seed(0)
-    calibrated = loss.critic_loss(batch)["cql_penalty"]
-    loss.calibrate = False
-    torch.manual_seed(0)
-    plain = loss.critic_loss(batch)["cql_penalty"]
-    assert calibrated > plain + 50  # max(Q, 100) dominates the logsumexp
-
-
-def test_lagrange_multiplier(batch):
-    loss, actor, critic = build(cql_lagrange=True, cql_target_gap=0.8, cql_alpha_init=1.0, num_cql_actions=4)
-    assert F.softplus(loss.cql_alpha_raw).item() == pytest.approx(1.0, rel=1e-6)
+@pytest.mark.parametrize("drawn", [1, 2])
+def test_the_regulariser_over_drawn_critics_by_hand(batch, drawn):
+    """The authors' ensemble CQL: the regulariser of ``drawn`` critics drawn afresh, the TD loss
+    of all of them."""
+    loss, actor, critic = build(cql_alpha=5.0, num_cql_actions=4, calibrate=True, cql_subsample_size=drawn)
+    batch["mc_return"] = torch.randn(8, 1) * 3
+    torch.manual_seed(11)
     out = loss.critic_loss(batch)
-    assert out["loss_cql_alpha"].item() == pytest.approx(-(out["cql_penalty"].item() - 0.8), rel=1e-5)
-    assert set(loss.parameter_groups()) == {"critic", "actor", "alpha", "cql_alpha"}
-
-    out["loss_cql_alpha"].backward()
-    assert loss.cql_alpha_raw.grad is not None
-    assert all(p.grad is None for p in critic.parameters()), "the multiplier's loss moved a critic"
-
-    loss.cql_alpha_raw.grad = None
-    loss.critic_loss(batch)["loss_qvalue"].backward()
-    assert loss.cql_alpha_raw.grad is None, "the critic loss moved the multiplier"
-    assert all(p.grad is None for p in actor.parameters()), "the CQL proposals moved the actor"
+    torch.manual_seed(11)
+    expected, penalty = reference_critic_loss(loss, actor, critic, batch, n=4, calibrate=True, importance_sample=True, weight=5.0, drawn=drawn)
+    assert out["cql_penalty"].item() == pytest.approx(penalty.item(), rel=1e-4)
+    assert out["loss_qvalue"].item() == pytest.approx(expected.item(), rel=1e-4)
 
 
-def test_fixed_weight_has_no_multiplier():
-    loss, _, _ = build(cql_alpha=1.0)
-    assert set(loss.parameter_groups()) == {"critic", "actor", "alpha"}
-    assert loss.cql_weight().item() == 1.0
+def test_drawn_critics_only_are_evaluated_on_the_proposals(batch, monkeypatch):
+    """Evaluating only the drawn critics on the 3n proposals, not all E and then indexing."""
+    loss, actor, critic = build(num_cql_actions=4, cql_subsample_size=2)
+    batch["mc_return"] = torch.randn(8, 1)
+    shapes = []
+    q_values = critic.q_values
+
+    def recording(observation, action, critics=None):
+        out = q_values(observation, action, critics)
+        shapes.append(tuple(out.shape))
+        return out
+
+    monkeypatch.setattr(critic, "q_values", recording)
+    loss.critic_loss(batch)
+    assert (2, 12, 8, 1) in shapes and (3, 12, 8, 1) not in shapes
+
+
+def test_drawn_critics_give_the_all_critics_regulariser_in_expectation(batch, monkeypatch):
+    """A uniform draw of one critic, enumerated: the mean over the E possible draws of the drawn
+    regulariser is the all-critics average (same proposals: reseeded before each call)."""
+    all_loss, actor, critic = build(num_cql_actions=4, calibrate=False)
+    drawn_loss, _, _ = build(num_cql_actions=4, calibrate=False, cql_subsample_size=1)
+    drawn_loss.load_state_dict(all_loss.state_dict())
+    torch.manual_seed(3)
+    everything = all_loss.critic_loss(batch)["cql_penalty"]
+    per_draw = []
+    for e in range(3):
+        monkeypatch.setattr(drawn_loss, "_cql_critics", lambda device, e=e: torch.tensor([e], device=device))
+        torch.manual_seed(3)
+        per_draw.append(drawn_loss.critic_loss(batch)["cql_penalty"])
+    assert torch.stack(per_draw).mean().item() == pytest.approx(everything.item(), rel=1e-5)
+    assert torch.stack(per_draw).std().item() > 1e-4, "the critics' regularisers differ"
