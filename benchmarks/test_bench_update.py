@@ -43,6 +43,8 @@ OBS, ACT = HOPPER
 CONFIGS = [  # (critic backend, UpdateStep keywords)
     pytest.param("eager", {}, id="eager"),
     pytest.param("eager", {"compile": True}, id="compiled"),
+    pytest.param("eager", {"precision": "bf16"}, id="eager+bf16"),
+    pytest.param("eager", {"compile": True, "precision": "bf16"}, id="compiled+bf16"),
     pytest.param("triton", {"compile": True}, id="compiled+triton", marks=needs_cuda),
     pytest.param("triton", {"compile": True, "cudagraphs": True}, id="compiled+triton+cudagraphs", marks=needs_cuda),
 ]

@@ -142,3 +142,40 @@ def test_behavior_cloning_fits_the_data_actions_whatever_the_critic(make_transit
         for loss in (untrained, trained)
     ]
     assert log_likelihood[1] > log_likelihood[0] + 0.3, log_likelihood
+
+
+@pytest.mark.parametrize("loss_cls", [WSRLLoss, CalQLLoss])
+def test_bf16_runs_the_losses_in_bfloat16_and_keeps_float32_state(loss_cls, make_transitions, monkeypatch):
+    """precision="bf16": the critic matmuls run in bfloat16 under autocast; parameters, Adam
+    moments and the returned metrics stay float32, and the update is close to the fp32 one."""
+    batch = make_transitions(32, OBS, ACT)
+    results = {}
+    for precision in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        loss, optimizers = build(loss_cls)
+        seen = []
+        baddbmm = torch.baddbmm
+        def recording(*args, **kwargs):  # autocast casts inside the op: look at its output
+            out = baddbmm(*args, **kwargs)
+            seen.append(out.dtype)
+            return out
+
+        monkeypatch.setattr(torch, "baddbmm", recording)
+        torch.manual_seed(1)
+        metrics = UpdateStep(loss, optimizers, utd_ratio=2, precision=precision)(batch)
+        monkeypatch.undo()
+        assert set(seen) == {torch.bfloat16 if precision == "bf16" else torch.float32}
+        assert all(p.dtype == torch.float32 for p in loss.parameters())
+        assert all(s["exp_avg"].dtype == torch.float32 for opt in optimizers.values() for s in opt.state.values())
+        assert all(v.dtype == torch.float32 for v in metrics.values())
+        results[precision] = (metrics, flat(loss.qvalue_network_params))
+    (m32, p32), (m16, p16) = results["fp32"], results["bf16"]
+    torch.testing.assert_close(m16["loss_qvalue"], m32["loss_qvalue"], rtol=5e-2, atol=5e-2)
+    torch.testing.assert_close(p16, p32, rtol=0, atol=2e-3)  # two Adam steps of lr 3e-4 apart at most
+    assert not torch.equal(p16, p32), "bf16 changed nothing: autocast did not act"
+
+
+def test_unknown_precision_is_refused():
+    loss, optimizers = build()
+    with pytest.raises(ValueError, match="precision must be one of"):
+        UpdateStep(loss, optimizers, precision="fp8")

@@ -58,10 +58,10 @@ def keep_freed_memory() -> bool:
 
 def configure_torch(cfg: DictConfig) -> None:
     """Process-wide settings of a run: ``cfg.threads`` intra-op threads (``null``: torch's
-    default), TF32 matmuls for the critic (``cfg.critic.tf32``) and :func:`keep_freed_memory`."""
+    default), TF32 CUDA matmuls with ``cfg.critic.precision=tf32`` and :func:`keep_freed_memory`."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    set_tf32(cfg.critic.tf32)
+    set_tf32(cfg.critic.precision == "tf32")
     keep_freed_memory()
 
 
@@ -183,6 +183,7 @@ class Trainer:
         return UpdateStep(
             loss, optimizers, utd_ratio=utd_ratio, tau=tau,
             compile=self.cfg["update"].compile, cudagraphs=self.cfg["update"].cudagraphs,
+            precision=self.cfg.critic.precision,
         )
 
     def _optimizers(self, loss) -> dict:

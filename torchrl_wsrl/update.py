@@ -30,6 +30,7 @@ from torchrl.objectives import SoftUpdate
 
 from torchrl_wsrl.objectives.wsrl import WSRLLoss
 
+PRECISIONS = ("fp32", "tf32", "bf16")
 CRITIC_PHASE = ("critic", "cql_alpha")
 ACTOR_PHASE = ("actor", "alpha")
 
@@ -98,6 +99,12 @@ class UpdateStep:
         compile_mode: ``torch.compile`` mode, e.g. ``"max-autotune-no-cudagraphs"``.
         cudagraphs: capture each critic step and the actor step as CUDA graphs with
             tensordict's ``CudaGraphModule`` (after 3 eager or compiled warm-up calls).
+        precision: ``"fp32"`` (default), ``"tf32"`` (float32 everywhere; the process-wide TF32
+            switch for CUDA matmuls is :func:`~torchrl_wsrl.modules.critic.set_tf32`) or
+            ``"bf16"``: the losses (critic and actor forward passes, hence their matmuls and
+            the backward through them) under ``torch.autocast(dtype=torch.bfloat16)``, with
+            float32 parameters, gradients and Adam states; the loss values and metrics come
+            out in float32.
 
     Attributes:
         behavior_cloning: while True, the actor step takes the loss's behaviour-cloning actor
@@ -106,8 +113,8 @@ class UpdateStep:
             graph.
 
     Raises:
-        ValueError: ``utd_ratio < 1``, or ``cudagraphs`` with optimizers that are not
-            ``capturable``.
+        ValueError: ``utd_ratio < 1``, an unknown ``precision``, or ``cudagraphs`` with
+            optimizers that are not ``capturable``.
         RuntimeError: ``cudagraphs`` without a CUDA device.
 
     Calling it with a batch ``[utd_ratio * minibatch]`` returns a TensorDict of detached scalar
@@ -124,9 +131,12 @@ class UpdateStep:
         compile: bool = False,
         compile_mode: str | None = None,
         cudagraphs: bool = False,
+        precision: str = "fp32",
     ):
         if utd_ratio < 1:
             raise ValueError(f"utd_ratio must be >= 1, got {utd_ratio}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         self.loss = loss
         self.utd_ratio = utd_ratio
         self.behavior_cloning = False
@@ -135,10 +145,12 @@ class UpdateStep:
         self._actor_optimizers = [opt for name, opt in optimizers.items() if name in ACTOR_PHASE]
         # Actor losses and steps by behaviour cloning off / on: two graphs, each compiled and
         # captured on first use, so that switching never replays the other one.
-        self._critic_losses = self.critic_losses
-        self._actor_losses = {False: self.actor_losses, True: self.bc_actor_losses}
+        device = next(loss.parameters()).device
+        autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+        self._critic_losses = _under(autocast, self.critic_losses)
+        self._actor_losses = {False: _under(autocast, self.actor_losses), True: _under(autocast, self.bc_actor_losses)}
         if compile:
-            self._critic_losses = torch.compile(self.critic_losses, fullgraph=True, mode=compile_mode)
+            self._critic_losses = torch.compile(self._critic_losses, fullgraph=True, mode=compile_mode)
             self._actor_losses = {
                 bc: torch.compile(fn, fullgraph=True, mode=compile_mode) for bc, fn in self._actor_losses.items()
             }
@@ -200,6 +212,18 @@ class UpdateStep:
             }
         )
         return loss_actor + loss_alpha, metrics
+
+
+def _under(context, fn):
+    """``fn`` run inside ``context()``, its outputs cast back to float32 (loss and metrics)."""
+
+    @functools.wraps(fn)
+    def wrapped(*args):
+        with context():
+            loss, metrics = fn(*args)
+        return loss.float(), metrics.apply(lambda t: t.float())
+
+    return wrapped
 
 
 def _check_cudagraphs(optimizers: dict[str, torch.optim.Optimizer]) -> None:

@@ -50,7 +50,6 @@ BOOLEANS = (
     "agent.backup_entropy",
     "update.compile",
     "update.cudagraphs",
-    "critic.tf32",
 )
 # key -> (low, high, low_open, high_open)
 RANGES = {
@@ -69,6 +68,7 @@ CHOICES = {
     "algo.online_loss": ("wsrl", "calql"),
     "agent.actor_q_reduction": ("min", "mean"),  # torchrl_wsrl.objectives.wsrl.Q_REDUCTIONS
     "critic.backend": ("eager", "triton"),  # torchrl_wsrl.modules.critic.BACKENDS
+    "critic.precision": ("fp32", "tf32", "bf16"),  # torchrl_wsrl.update.PRECISIONS
 }
 LOGGERS = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> module it needs
 DEVICE_TYPES = ("cpu", "cuda", "mps")

@@ -45,7 +45,7 @@ def resolve_backend(backend: str) -> str:
 
 
 def set_tf32(enabled: bool) -> None:
-    """The ``critic.tf32`` switch: let float32 matmuls on CUDA use TF32 (cuBLAS, inductor's and
+    """``critic.precision=tf32``: let float32 matmuls on CUDA use TF32 (cuBLAS, inductor's and
     the critic kernels' ``tl.dot``), or keep them IEEE float32 (the default).
 
     TF32 keeps 10 mantissa bits: ~8x the matmul throughput on Ampere and later GPUs, ~1e-3
