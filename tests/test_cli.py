@@ -69,3 +69,11 @@ def test_a_sweep_job_refused_at_validation_leaves_no_job_directory(tmp_path):
     out = train("-m", "profile=smoke", "train.eval_episodes=0", f"hydra.sweep.dir={sweep}")
     assert out.returncode != 0 and "train.eval_episodes=0" in out.stderr
     assert [p.name for p in sweep.iterdir()] == ["multirun.yaml"]  # hydra's record of the sweep only
+
+
+def test_an_existing_sweep_directory_is_refused(tmp_path):
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    out = train("-m", "profile=smoke", "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert out.returncode != 0 and "exists" in out.stderr
+    assert list(sweep.iterdir()) == []

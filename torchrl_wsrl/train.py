@@ -90,14 +90,29 @@ def preflight(overrides: list[str]) -> list[str]:
     return overrides
 
 
+def _check_sweep_dir(args: list[str]) -> None:
+    """A sweep (``-m``) never writes into an existing ``hydra.sweep.dir`` (the default one is
+    new: it carries the time to the microsecond).
+
+    Raises:
+        FileExistsError: an explicit ``hydra.sweep.dir=`` that exists.
+    """
+    for arg in args:
+        if arg.startswith("hydra.sweep.dir=") and Path(arg.split("=", 1)[1]).exists():
+            raise FileExistsError(f"{arg} exists: a sweep never writes into an earlier sweep's directory")
+
+
 def cli() -> None:
-    """``python -m torchrl_wsrl.train``: :func:`preflight` for a single run, then :func:`main`."""
+    """``python -m torchrl_wsrl.train``: :func:`preflight` for a single run (a sweep: its
+    directory checked, each job validated by :func:`main`), then :func:`main`."""
     args = sys.argv[1:]
-    if not any(a.startswith("-") for a in args):  # hydra's flags (-m, --cfg, --help...) go straight to hydra
-        try:
+    try:
+        if any(a in ("-m", "--multirun") for a in args):
+            _check_sweep_dir(args)
+        elif not any(a.startswith("-") for a in args):  # other hydra flags (--cfg, --help...) go straight to hydra
             sys.argv[1:] = preflight(args)
-        except (ConfigError, FileExistsError) as err:
-            sys.exit(f"{type(err).__name__}: {err}")
+    except (ConfigError, FileExistsError) as err:
+        sys.exit(f"{type(err).__name__}: {err}")
     main()
 
 

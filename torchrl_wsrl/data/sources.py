@@ -90,8 +90,8 @@ def load_task_dataset(
     task: Task, *, path: str | os.PathLike | None = None, gamma: float = 0.99
 ) -> TensorDict:
     """The offline TensorDict of ``task`` in its env's layout, with the task's reward scale and
-    bias, MC returns and checks against its env (feature counts, episodes no longer than
-    ``task.max_episode_steps``).
+    bias, MC returns and checks against its env (feature counts; for a D4RL-format file, episodes
+    no longer than ``task.max_episode_steps``).
 
     Keys (batch ``[N]``): see :func:`~torchrl_wsrl.data.transitions.transitions_to_tensordict`.
 
@@ -156,16 +156,19 @@ def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.9
         sparse_failure_reward=sparse_failure_reward(task),
         obs_dim=task.obs_dim,
         action_dim=task.action_dim,
-        max_episode_steps=task.max_episode_steps,
     )
     if (path / "data").is_dir():
+        # Minari stores its episodes one by one: no unmarked episode ends. Its recorded human
+        # demos may be longer than the task's limit (e.g. pen's 200 steps against 100).
         layout = minari_layout(task)
         return load_minari(path.name, root=path.parent, **kwargs, **layout.reader_kwargs())
     if not path.is_file():
         raise FileNotFoundError(
             f"No D4RL-format HDF5 file and no Minari dataset folder (one holding data/) at {path}"
         )
-    return load_d4rl_hdf5(path, **kwargs, **d4rl_layout(task, path).reader_kwargs())
+    # A flat HDF5 file marks episode ends in terminals / timeouts: one missing shows as an
+    # episode longer than the task's limit.
+    return load_d4rl_hdf5(path, **kwargs, max_episode_steps=task.max_episode_steps, **d4rl_layout(task, path).reader_kwargs())
 
 
 def _candidates(task: Task) -> list[tuple[str, Path]]:
