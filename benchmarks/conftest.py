@@ -1,6 +1,6 @@
 """Settings of the benchmark runs (``pytest benchmarks``; the default test run collects only
-``tests/``): CPU threads, IEEE float32 (TF32 off), and what the JSON report records about the
-machine. Environment variables: see common.py."""
+``tests/``): CPU threads, IEEE float32 (TF32 off unless ``BENCH_TF32=1``), and what the JSON
+report records about the machine. Environment variables: see common.py."""
 import os
 import platform
 import subprocess
@@ -14,7 +14,7 @@ from common import QUICK, THREADS
 from torchrl_wsrl.modules.critic import set_tf32, tf32_enabled
 
 torch.set_num_threads(THREADS)
-set_tf32(False)
+set_tf32(os.environ.get("BENCH_TF32", "0") == "1")  # benchmarks/gpu.sh runs the blocks with TF32 too
 # Build inductor's C++ kernels in this process: on a 2-core machine a pool of compile workers
 # costs more than it saves. Compilation time only, not the timed calls.
 torch._inductor.config.compile_threads = 1

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The GPU checks in one go, for a lent H100/H200 (device tool), in about 8 minutes:
+#   1. the kernel tests with real Triton (no interpreter);
+#   2. the update blocks (online, Cal-QL with the drawn-critic regulariser and with all
+#      critics, single): eager, compiled, compiled + Triton, compiled + Triton + CUDA graphs,
+#      bf16 eager / compiled; then the same in TF32;
+#   3. the critic ensemble layer (reference vs Triton).
+# JSON goes to $OUT (the device tool's output folder; benchmarks/results here), one file per
+# step; `python benchmarks/report.py FILE` renders each as RESULTS.md tables.
+# Not here yet: the end-to-end online throughput (issue 11 item 3 has no benchmark file).
+#
+# On the device (after ../shared/tools/device-wheels.sh --no-mujoco here, carry [".whl"]):
+#   bash benchmarks/gpu.sh
+# On a CPU (check mode: every step runs on tiny shapes, the kernels under TRITON_INTERPRET=1,
+# the CUDA-only variants skip):
+#   bash benchmarks/gpu.sh --cpu-check
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-benchmarks/results}
+mkdir -p "$OUT"
+if [[ -d .whl ]]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH=/tmp/site:$PWD
+fi
+export PYTHONPATH=${PYTHONPATH:-$PWD}
+if [[ ${1:-} == --cpu-check ]]; then
+  export BENCH_QUICK=1 BENCH_THREADS=1
+  tag=cpu-check
+else
+  python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device: use --cpu-check')"
+  tag=gpu
+fi
+bench=(python3 -m pytest -q -p no:cacheprovider --benchmark-disable-gc)
+
+echo "== 1. kernel tests (real Triton on a GPU)"
+timeout 150 python3 -m pytest tests/kernels tests/modules/test_critic_backend.py -q -p no:cacheprovider
+
+echo "== 2. update blocks, fp32, then TF32"
+timeout 240 "${bench[@]}" benchmarks/test_bench_update.py -k "not redq" --benchmark-json="$OUT/$tag-update-fp32.json"
+BENCH_TF32=1 timeout 120 "${bench[@]}" benchmarks/test_bench_update.py -k "(online or calql) and compiled and not bf16 and not redq" \
+  --benchmark-json="$OUT/$tag-update-tf32.json"
+
+echo "== 3. critic ensemble layer"
+timeout 60 "${bench[@]}" benchmarks/test_bench_critic.py --benchmark-json="$OUT/$tag-critic.json"
+
+for f in "$OUT/$tag"-*.json; do python3 benchmarks/report.py "$f" > "${f%.json}.md"; done
+echo "done: $(ls "$OUT/$tag"-*)"
