@@ -155,23 +155,27 @@ def test_write_refuses_to_overwrite(saved):
     assert saved.read_bytes() == before
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
+def write_dataset(path, *, rewards=None, n=400):
+    """A hopper-shaped D4RL file of two 200-step episodes (random rows, ``rewards`` if given)."""
     import numpy as np
 
     rng = np.random.default_rng(0)
-    n = 400
     timeouts = np.zeros(n, bool)
-    timeouts[[199, 399]] = True
+    timeouts[[n // 2 - 1, n - 1]] = True
     data = {
         "observations": rng.normal(size=(n, 11)).astype(np.float32),
         "actions": rng.uniform(-1, 1, size=(n, 3)).astype(np.float32),
-        "rewards": rng.normal(size=n).astype(np.float32),
+        "rewards": rng.normal(size=n).astype(np.float32) if rewards is None else np.full(n, rewards, np.float32),
         "terminals": np.zeros(n, bool),
         "timeouts": timeouts,
         "next_observations": rng.normal(size=(n, 11)).astype(np.float32),
     }
-    return write_d4rl_hdf5(tmp_path_factory.mktemp("data") / "hopper-tiny.hdf5", data)
+    return write_d4rl_hdf5(path, data)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dataset(tmp_path_factory.mktemp("data") / "hopper-tiny.hdf5")
 
 
 def test_run_checkpoints_rotate_and_hold_the_whole_state(tmp_path, dataset):
@@ -225,20 +229,7 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path, dataset, monkeypatc
 
 
 def test_non_finite_losses_stop_the_run(tmp_path):
-    import numpy as np
-
-    n = 400
-    timeouts = np.zeros(n, bool)
-    timeouts[[199, 399]] = True
-    rng = np.random.default_rng(1)
-    data = {
-        "observations": rng.normal(size=(n, 11)).astype(np.float32),
-        "actions": rng.uniform(-1, 1, size=(n, 3)).astype(np.float32),
-        "rewards": np.full(n, 1e30, np.float32),  # finite in float32, its square is not
-        "terminals": np.zeros(n, bool), "timeouts": timeouts,
-        "next_observations": rng.normal(size=(n, 11)).astype(np.float32),
-    }
-    path = write_d4rl_hdf5(tmp_path / "huge.hdf5", data)
+    path = write_dataset(tmp_path / "huge.hdf5", rewards=1e30)  # finite in float32, its square is not
     with pytest.raises(DivergenceError, match=r"pretrain at or before gradient step 5.*loss_qvalue is (inf|nan)"):
         Trainer(config(f"dataset_path={path}"), tmp_path / "run").run()
 
