@@ -62,6 +62,7 @@ RANGES = {
     "train.lr_alpha": (0.0, math.inf, True, True),
     "agent.alpha_init": (0.0, math.inf, True, True),
     "task.cql.alpha": (0.0, math.inf, False, True),
+    "train.q_bound_factor": (0.0, math.inf, True, True),  # the divergence stop's |Q| bound
 }
 CHOICES = {
     "algo.warmup_policy": ("pretrained", "random"),
