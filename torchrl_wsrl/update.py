@@ -145,10 +145,12 @@ class UpdateStep:
         self._actor_optimizers = [opt for name, opt in optimizers.items() if name in ACTOR_PHASE]
         # Actor losses and steps by behaviour cloning off / on: two graphs, each compiled and
         # captured on first use, so that switching never replays the other one.
-        device = next(loss.parameters()).device
-        autocast = functools.partial(torch.autocast, device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-        self._critic_losses = _under(autocast, self.critic_losses)
-        self._actor_losses = {False: _under(autocast, self.actor_losses), True: _under(autocast, self.bc_actor_losses)}
+        self._critic_losses = self.critic_losses
+        self._actor_losses = {False: self.actor_losses, True: self.bc_actor_losses}
+        if precision == "bf16":  # fp32 / tf32: the losses as they are, nothing added per call
+            autocast = functools.partial(torch.autocast, next(loss.parameters()).device.type, dtype=torch.bfloat16)
+            self._critic_losses = _under(autocast, self._critic_losses)
+            self._actor_losses = {bc: _under(autocast, fn) for bc, fn in self._actor_losses.items()}
         if compile:
             self._critic_losses = torch.compile(self._critic_losses, fullgraph=True, mode=compile_mode)
             self._actor_losses = {
