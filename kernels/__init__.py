@@ -7,12 +7,9 @@ use the references.
 
 from ._triton import triton_available
 from .ensemble_layer import ensemble_layer_reference, ensemble_layer_triton
-from .td_target import td_loss_reference, td_loss_triton
 
 __all__ = [
     "ensemble_layer_reference",
     "ensemble_layer_triton",
-    "td_loss_reference",
-    "td_loss_triton",
     "triton_available",
 ]

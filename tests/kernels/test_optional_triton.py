@@ -11,11 +11,11 @@ import torch
 import torchrl_wsrl.kernels as kernels
 
 assert not kernels.triton_available()
-q = torch.zeros(2, 3, 1)
-loss, y = kernels.td_loss_reference(torch.zeros(1, 3, 1), torch.ones(3, 1), torch.zeros(3, 1), 0.99, q)
-assert loss.item() == 1.0
+x, w = torch.randn(5, 3), torch.randn(2, 3, 4)
+b, g, s = torch.randn(2, 4), torch.ones(2, 4), torch.zeros(2, 4)
+assert kernels.ensemble_layer_reference(x, w, b, g, s).shape == (2, 5, 4)
 with pytest.raises(RuntimeError, match="triton is not installed"):
-    kernels.td_loss_triton(torch.zeros(1, 3, 1), torch.ones(3, 1), torch.zeros(3, 1), 0.99, q)
+    kernels.ensemble_layer_triton(x, w, b, g, s)
 """
 
 
