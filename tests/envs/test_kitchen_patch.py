@@ -17,35 +17,37 @@ def _python(code: str) -> subprocess.CompletedProcess:
 
 
 @needs_robotics
-def test_import_is_lazy_and_franka_kitchen_makes_afterwards():
-    # One interpreter for both checks: a fresh torchrl import costs seconds.
+def test_import_has_no_side_effect_and_the_factory_patches():
+    # One interpreter for the checks: a fresh torchrl import costs seconds.
     result = _python(
         """
         import sys
-        from torchrl_wsrl.envs import make_env
+        from torchrl_wsrl.envs import make_env, kitchen_patch
         make_env("hopper-medium", seed=0).rollout(2)
-        # Neither the package, the patch nor locomotion imports gymnasium-robotics.
+        # Neither the package, the patch nor locomotion imports gymnasium-robotics,
+        # and no import hook is left behind.
         assert "gymnasium_robotics" not in sys.modules
-        import gymnasium as gym
-        import gymnasium_robotics
-        gym.register_envs(gymnasium_robotics)
-        env = gym.make("FrankaKitchen-v1")
-        obs, _ = env.reset(seed=0)
-        assert obs["observation"].shape == (59,)
-        env.step(env.action_space.sample())
+        assert all(type(f).__module__ != kitchen_patch.__name__ for f in sys.meta_path)
+        td = make_env("kitchen-complete", seed=0).rollout(2)
+        assert td["observation"].shape[-1] == 59
         """
     )
     assert result.returncode == 0, result.stderr
 
 
 @needs_robotics
-def test_patch_applies_when_gymnasium_robotics_was_imported_first():
+def test_apply_makes_franka_kitchen_outside_the_factory():
     result = _python(
         """
         import gymnasium as gym
         import gymnasium_robotics
-        import torchrl_wsrl.envs
-        gym.make("FrankaKitchen-v1").reset(seed=0)
+        from torchrl_wsrl.envs import kitchen_patch
+        gym.register_envs(gymnasium_robotics)
+        assert kitchen_patch.apply() == kitchen_patch.enum_compare_is_broken()
+        env = gym.make("FrankaKitchen-v1")
+        obs, _ = env.reset(seed=0)
+        assert obs["observation"].shape == (59,)
+        env.step(env.action_space.sample())
         """
     )
     assert result.returncode == 0, result.stderr
@@ -73,7 +75,7 @@ def test_patched_helpers_read_and_write_joints():
 
     from gymnasium_robotics.utils import mujoco_utils
 
-    kitchen_patch.install()
+    kitchen_patch.apply()
     model = mujoco.MjModel.from_xml_string(
         """
         <mujoco><worldbody>

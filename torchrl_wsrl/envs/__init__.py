@@ -1,16 +1,12 @@
 """Tasks and env factories for every domain of the WSRL paper (plus point-maze).
 
-Importing this package installs :mod:`torchrl_wsrl.envs.kitchen_patch`, which makes
-``gym.make("FrankaKitchen-v1")`` work under MuJoCo 4 without importing gymnasium-robotics
-eagerly.
+The factory makes ``FrankaKitchen-v1`` work under MuJoCo 4 (:mod:`torchrl_wsrl.envs.kitchen_patch`);
+importing this package has no side effect.
 """
 
-from torchrl_wsrl.envs import kitchen_patch
 from torchrl_wsrl.envs.factory import make_env, make_gym_env
 from torchrl_wsrl.envs.registry import Task, get_task, list_tasks
 from torchrl_wsrl.envs.scores import episode_score, normalized_score
-
-kitchen_patch.install()
 
 __all__ = [
     "Task",

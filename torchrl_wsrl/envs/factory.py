@@ -35,13 +35,13 @@ _DICT_OBSERVATION_KEYS = {
 
 
 def _require_robotics(task: Task) -> None:
-    kitchen_patch.install()
     try:
         import gymnasium_robotics
     except ImportError as err:
         raise ImportError(
             f'Task {task.name!r} needs gymnasium-robotics: pip install "torchrl-wsrl[robotics]"'
         ) from err
+    kitchen_patch.apply()
     gym.register_envs(gymnasium_robotics)
 
 

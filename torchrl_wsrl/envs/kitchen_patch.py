@@ -17,25 +17,21 @@ The fix. Replace the four helpers by versions that compare plain ``int`` joint t
 else in gymnasium-robotics binds them by name (callers go through the module, e.g.
 ``self._utils.get_joint_qpos``), so patching the module attributes reaches every caller.
 
-When. The patch must not import gymnasium-robotics eagerly (locomotion works without it), yet
-``gym.make("FrankaKitchen-v1")`` must work once :mod:`torchrl_wsrl.envs` is imported. So
-:func:`install` patches the module at once if it is already imported and otherwise adds a
-``sys.meta_path`` finder that patches it right after it is first imported. The patch is a no-op
-where MuJoCo's enums compare correctly with NumPy integers (older MuJoCo, or a fixed release).
+When. Importing this module changes nothing (locomotion works without gymnasium-robotics, and
+an import has no side effects): :func:`apply` patches, and the env factory calls it before it
+makes any gymnasium-robotics env. Outside the factory, call :func:`apply` before
+``gym.make("FrankaKitchen-v1")``. The patch is a no-op where MuJoCo's enums compare correctly
+with NumPy integers (older MuJoCo, or a fixed release).
 """
 
 from __future__ import annotations
 
-import importlib.abc
-import importlib.machinery
-import sys
 from types import ModuleType
 
 import numpy as np
 
-__all__ = ["install", "patch_mujoco_utils", "enum_compare_is_broken"]
+__all__ = ["apply", "patch_mujoco_utils", "enum_compare_is_broken"]
 
-_TARGET = "gymnasium_robotics.utils.mujoco_utils"
 _MARK = "_torchrl_wsrl_joint_patch"
 
 
@@ -112,29 +108,15 @@ def patch_mujoco_utils(module: ModuleType) -> bool:
     return True
 
 
-class _PatchOnImport(importlib.abc.MetaPathFinder):
-    """Finds ``gymnasium_robotics.utils.mujoco_utils`` normally and patches it once executed."""
+def apply() -> bool:
+    """Import gymnasium-robotics' ``mujoco_utils`` and patch it (:func:`patch_mujoco_utils`).
 
-    def find_spec(self, fullname, path, target=None):
-        if fullname != _TARGET:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or spec.loader is None:
-            return None
-        exec_module = spec.loader.exec_module
+    Called by the env factory before it makes a gymnasium-robotics env; call it yourself
+    before ``gym.make("FrankaKitchen-v1")`` outside the factory. Idempotent.
 
-        def exec_and_patch(module):
-            exec_module(module)
-            patch_mujoco_utils(module)
+    Raises:
+        ImportError: gymnasium-robotics is not installed.
+    """
+    from gymnasium_robotics.utils import mujoco_utils
 
-        spec.loader.exec_module = exec_and_patch
-        return spec
-
-
-def install() -> None:
-    """Patch gymnasium-robotics now if it is imported, else as soon as it is. Idempotent."""
-    module = sys.modules.get(_TARGET)
-    if module is not None:
-        patch_mujoco_utils(module)
-    elif not any(isinstance(finder, _PatchOnImport) for finder in sys.meta_path):
-        sys.meta_path.insert(0, _PatchOnImport())
+    return patch_mujoco_utils(mujoco_utils)
