@@ -11,7 +11,7 @@ import torch._dynamo
 import torch._inductor.config
 
 from common import QUICK, THREADS
-from torchrl_wsrl.modules.critic import set_tf32, tf32_enabled
+from torchrl_wsrl.runtime import set_tf32, tf32_enabled
 
 torch.set_num_threads(THREADS)
 set_tf32(os.environ.get("BENCH_TF32", "0") == "1")  # benchmarks/gpu.sh runs the blocks with TF32 too

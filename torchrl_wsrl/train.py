@@ -25,7 +25,8 @@ from omegaconf import DictConfig, OmegaConf
 from torchrl_wsrl.checkpoint import CheckpointMismatchError
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError
-from torchrl_wsrl.trainer import Trainer, configure_torch
+from torchrl_wsrl.runtime import configure_torch
+from torchrl_wsrl.trainer import Trainer
 from torchrl_wsrl.validation import ConfigError, validate_config
 
 HYDRA_FILES = (".hydra", "train.log")

@@ -7,7 +7,6 @@ the online loss and the offline-data ratio.
 """
 from __future__ import annotations
 
-import ctypes
 import json
 import math
 import time
@@ -29,40 +28,12 @@ from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.envs.wrappers import RecordResetRNG
 from torchrl_wsrl.evaluation import evaluate
 from torchrl_wsrl.metrics import METRIC_COLUMNS, DivergenceError, IntervalMetrics, MetricsCSV, log_row, make_logger, q_bound
-from torchrl_wsrl.modules.critic import set_tf32
 from torchrl_wsrl.plotting import plot_run
 from torchrl_wsrl.replay import EpisodeMCReturns, as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 from torchrl_wsrl.validation import validate_config
 
-__all__ = ["METRIC_COLUMNS", "Summary", "Trainer", "configure_torch", "keep_freed_memory"]
-
-
-# glibc mallopt parameters (malloc.h): M_TRIM_THRESHOLD, M_MMAP_MAX.
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-
-
-def keep_freed_memory() -> bool:
-    """Let glibc reuse freed heap memory instead of mapping fresh pages for every large tensor:
-    ``mallopt(M_MMAP_MAX, 0)`` and ``mallopt(M_TRIM_THRESHOLD, 2 GiB)``, what the variables
-    ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647`` do at start-up. Measured here with
-    those variables (2-core CPU, default profile, one thread): CQL pre-training 4.2 -> 8.5 it/s
-    with two runs side by side. Returns False where the C library is not glibc (nothing
-    changed)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(_M_MMAP_MAX, 0)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, 2**31 - 1))
-    except (OSError, AttributeError):
-        return False
-
-
-def configure_torch(cfg: DictConfig) -> None:
-    """Process-wide settings of a run: ``cfg.threads`` intra-op threads (``null``: torch's
-    default), TF32 CUDA matmuls with ``cfg.critic.precision=tf32`` and :func:`keep_freed_memory`."""
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    set_tf32(cfg.critic.precision == "tf32")
-    keep_freed_memory()
+__all__ = ["Summary", "Trainer"]
 
 
 @dataclass

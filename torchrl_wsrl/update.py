@@ -100,7 +100,7 @@ class UpdateStep:
         cudagraphs: capture each critic step and the actor step as CUDA graphs with
             tensordict's ``CudaGraphModule`` (after 3 eager or compiled warm-up calls).
         precision: ``"fp32"`` (default), ``"tf32"`` (float32 everywhere; the process-wide TF32
-            switch for CUDA matmuls is :func:`~torchrl_wsrl.modules.critic.set_tf32`) or
+            switch for CUDA matmuls is :func:`~torchrl_wsrl.runtime.set_tf32`) or
             ``"bf16"``: the losses (critic and actor forward passes, hence their matmuls and
             the backward through them) under ``torch.autocast(dtype=torch.bfloat16)``, with
             float32 parameters, gradients and Adam states; the loss values and metrics come

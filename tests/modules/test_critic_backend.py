@@ -5,7 +5,7 @@ import torch
 
 import torchrl_wsrl.modules.critic as critic_module
 from torchrl_wsrl.kernels import triton_available
-from torchrl_wsrl.modules.critic import EnsembleQCritic, set_tf32, tf32_enabled
+from torchrl_wsrl.modules.critic import EnsembleQCritic
 
 OBS, ACT, NUM_CRITICS = 5, 2, 4
 
@@ -74,17 +74,6 @@ def test_triton_falls_back_to_eager_with_one_warning(monkeypatch, recwarn):
     messages = [str(w.message) for w in recwarn if issubclass(w.category, UserWarning)]
     assert len([m for m in messages if "falling back to 'eager'" in m]) == 1
     assert critic.q_values(torch.randn(4, OBS), torch.randn(4, ACT)).shape == (NUM_CRITICS, 4, 1)
-
-
-def test_tf32_switch_round_trips():
-    assert not tf32_enabled()  # float32 unless asked
-    try:
-        set_tf32(True)
-        assert tf32_enabled()
-        assert torch.get_float32_matmul_precision() == "high"
-    finally:
-        set_tf32(False)
-    assert not tf32_enabled()
 
 
 @needs_triton

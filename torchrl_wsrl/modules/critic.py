@@ -44,25 +44,6 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
-def set_tf32(enabled: bool) -> None:
-    """``critic.precision=tf32``: let float32 matmuls on CUDA use TF32 (cuBLAS, inductor's and
-    the critic kernels' ``tl.dot``), or keep them IEEE float32 (the default).
-
-    TF32 keeps 10 mantissa bits: ~8x the matmul throughput on Ampere and later GPUs, ~1e-3
-    relative error. JAX defaults to it on GPUs, so compare timings at one stated precision
-    (WSRL doc). No effect on CPU matmuls. Read it back with :func:`tf32_enabled`.
-    """
-    # The legacy flag, not ``fp32_precision``: setting the new API makes the legacy getters,
-    # which libraries still read, raise.
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
-
-
-def tf32_enabled() -> bool:
-    """Whether CUDA float32 matmuls may use TF32 (readable whichever API set it)."""
-    return torch.backends.cuda.matmul.fp32_precision == "tf32"
-
-
 class EnsembleMLP(nn.Module):
     """E independent MLPs with stacked weights: hidden layers Dense -> LayerNorm -> ReLU, linear head.
 
