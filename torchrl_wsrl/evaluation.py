@@ -11,14 +11,14 @@ from torchrl_wsrl.envs import Task, episode_score
 from torchrl_wsrl.modules import EnsembleQCritic
 
 
-def episode_q_diagnostics(episode: TensorDictBase, critic: EnsembleQCritic, *, gamma: float, reward_scale: float, reward_bias: float) -> tuple[float, float]:
+def episode_q_diagnostics(episode: TensorDictBase, critic: EnsembleQCritic, task: Task, *, gamma: float) -> tuple[float, float]:
     """Mean predicted Q (mean over critics) and mean MC return over one episode's steps.
 
     The MC return is the discounted sum of the *scaled* rewards to the episode's end, with no
     bootstrap (so a time-limited episode under-counts its last steps). Over-estimation, i.e.
     predicted Q well above the MC return, is the divergence WSRL's warmup prevents (WSRL Sec. 5).
     """
-    reward = episode.get(("next", "reward")).reshape(-1) * reward_scale + reward_bias
+    reward = task.scale_reward(episode.get(("next", "reward")).reshape(-1))
     ends = torch.zeros_like(reward, dtype=torch.bool)
     ends[-1] = True
     mc = mc_returns(reward, ends, gamma)
@@ -55,7 +55,7 @@ def evaluate(
             returns.append(rewards.sum().item())
             lengths.append(episode.numel())
             if critic is not None:
-                q, mc = episode_q_diagnostics(episode, critic, gamma=gamma, reward_scale=task.reward_scale, reward_bias=task.reward_bias)
+                q, mc = episode_q_diagnostics(episode, critic, task, gamma=gamma)
                 q_pred.append(q)
                 q_mc.append(mc)
     out = {

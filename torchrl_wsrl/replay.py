@@ -15,6 +15,7 @@ from torchrl.data.replay_buffers.offline_to_online import OfflineToOnlineReplayB
 from torchrl.envs.transforms import Transform
 
 from torchrl_wsrl.data.returns import mc_returns
+from torchrl_wsrl.rewards import scale_reward
 
 SOURCE_OFFLINE = 0
 SOURCE_ONLINE = 1
@@ -109,7 +110,7 @@ def as_transitions(tensordict: TensorDictBase, *, reward_scale: float = 1.0, rew
     if "mc_return" not in td.keys():
         td = td.set("mc_return", torch.full((td.numel(), 1), float("-inf"), device=td.device))
     td = td.select(*TRANSITION_KEYS)
-    td.set(("next", "reward"), td.get(("next", "reward")) * reward_scale + reward_bias)
+    td.set(("next", "reward"), scale_reward(td.get(("next", "reward")), reward_scale, reward_bias))
     return td
 
 

@@ -83,7 +83,7 @@ def sparse_failure_reward(task: Task) -> float | None:
     MC returns of all-failure episodes are ``r_neg / (1 - gamma)`` (Cal-QL, WSRL doc)."""
     if task.failure_reward is None:
         return None
-    return task.failure_reward * task.reward_scale + task.reward_bias
+    return task.scale_reward(task.failure_reward)
 
 
 def load_task_dataset(

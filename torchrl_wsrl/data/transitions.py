@@ -15,6 +15,7 @@ import torch
 from tensordict import TensorDict
 
 from torchrl_wsrl.data.returns import mc_returns
+from torchrl_wsrl.rewards import scale_reward
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
 OPTIONAL_KEYS = ("timeouts", "next_observations")
@@ -107,7 +108,7 @@ def transitions_to_tensordict(
     episode_ends = terminals | timeouts
     episode_ends[-1] = True
     check_episode_lengths(episode_ends, max_episode_steps, source)
-    scaled = rewards * reward_scale + reward_bias
+    scaled = scale_reward(rewards, reward_scale, reward_bias)
     label = "rewards"
     if (reward_scale, reward_bias) != (1.0, 0.0):
         label += f" (scaled: r * {reward_scale:g} + {reward_bias:g})"

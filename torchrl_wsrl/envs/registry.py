@@ -14,6 +14,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
+from torchrl_wsrl.rewards import scale_reward
 from torchrl_wsrl.envs.mazes import (
     ANTMAZE_LARGE_EVAL,
     ANTMAZE_MEDIUM_EVAL,
@@ -104,6 +105,14 @@ class Task:
     def has_success(self) -> bool:
         """Whether the env reports a per-step ``is_success`` flag (every goal-reaching domain)."""
         return self.domain != "locomotion"
+
+    def scale_reward(self, reward):
+        """The reward the agent trains on, ``reward * reward_scale + reward_bias`` (WSRL doc,
+        per-domain table: antmaze ``r * 10 - 5``, adroit ``r * 10 + 5``), for a float, a NumPy
+        array or a tensor of raw rewards of any shape (the result has its type, shape and, for
+        arrays and tensors, dtype): :func:`torchrl_wsrl.rewards.scale_reward` with this task's
+        scale and bias."""
+        return scale_reward(reward, self.reward_scale, self.reward_bias)
 
     @property
     def failure_reward(self) -> float | None:
