@@ -157,3 +157,33 @@ def test_online_calql_calibrates_on_online_episodes(tmp_path, dataset, recorded_
     assert online, "no online update ran"
     for batch in online:
         assert not torch.isinf(batch["mc_return"]).any()
+
+
+def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tmp_path, monkeypatch):
+    """``train.stop_score`` (D4RL's "medium" stop) with ``algo=sac``: scores scripted, the
+    sampling policy evaluated, the online transitions kept in write order."""
+    import torchrl_wsrl.trainer as trainer_module
+
+    scripted = iter([5.0, 10.0, 30.0, 45.0, 60.0])
+    policies = []
+
+    def fake_evaluate(env, actor, task, *, num_episodes, critic, gamma, deterministic):
+        policies.append(deterministic)
+        return {"score": next(scripted), "episode_return": 0.0, "episode_length": 1.0, "q_pred": 0.0, "q_mc_return": 0.0}
+
+    monkeypatch.setattr(trainer_module, "evaluate", fake_evaluate)
+    cfg = config("algo=sac", "train.online_steps=100", "train.warmup_steps=10", "train.eval_every=10", "train.stop_score=44")
+    trainer = Trainer(cfg, tmp_path / "run")
+    summary = trainer.run()
+    # warmup end (10) scores 5; online evaluations at 20, 30, 40: the third reaches 44.
+    assert [(r["phase"], r["env_step"]) for r in read_rows(tmp_path / "run")] == [
+        ("warmup", "10"), ("online", "20"), ("online", "30"), ("online", "40"),
+    ]
+    assert summary.online_env_steps == 40 and summary.final == 45.0
+    assert policies == [False] * 4  # algo=sac evaluates the sampling policy
+    assert len(trainer.online_storage) == 40
+    steps = trainer.online_storage[:40]
+    # consecutive transitions chain (write order) except across episode ends
+    chained = ~steps["next", "done"][:-1].squeeze(-1)
+    torch.testing.assert_close(steps["next", "observation"][:-1][chained], steps["observation"][1:][chained])
+    assert (tmp_path / "run" / "final.pt").is_file()

@@ -32,18 +32,12 @@ from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
-from hydra import compose, initialize_config_module
 from hydra.errors import HydraException
 
+from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.report import REPORT_FILES, write_report
 
 DEFAULT_ALGOS = ("wsrl", "wsrl_no_warmup", "calql_online", "wsrl_policy_only", "rlpd")
-
-
-def compose_config(overrides: list[str]):
-    """The run config of ``python -m torchrl_wsrl.train`` with ``overrides`` (hydra's compose)."""
-    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
-        return compose("config", overrides=overrides)
 
 
 def run_one(overrides: list[str], run_dir: str) -> dict:

@@ -13,10 +13,23 @@ from typing import TypeVar
 
 R = TypeVar("R")
 
-__all__ = ["scale_reward"]
+__all__ = ["scale_reward", "unscale_reward"]
 
 
 def scale_reward(reward: R, scale: float, bias: float) -> R:
     """``reward * scale + bias`` for a float, a NumPy array or a tensor of raw rewards (any
     shape; the result keeps the type, shape and dtype)."""
     return reward * scale + bias
+
+
+def unscale_reward(reward: R, scale: float, bias: float) -> R:
+    """The raw reward back from a scaled one, ``(reward - bias) / scale`` (the inverse of
+    :func:`scale_reward`; exact for the domains' binary rewards). Used where stored online
+    transitions are written out as raw data (the generator's medium-replay).
+
+    Raises:
+        ValueError: ``scale == 0`` (the transform cannot be inverted).
+    """
+    if scale == 0:
+        raise ValueError("reward scale 0: the scaled reward does not determine the raw one")
+    return (reward - bias) / scale

@@ -17,12 +17,12 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
 from torchrl.checkpoint import GlobalRNGState
-from torchrl.collectors import Collector
 from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import agent_state, load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
 from torchrl_wsrl.checkpoint import EnvRNGState, ReplayState, RunCheckpoints, check_agent_state
+from torchrl_wsrl.collectors import make_collector
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset, sparse_failure_reward
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.envs.wrappers import RecordResetRNG
@@ -44,6 +44,7 @@ class Summary:
     after_warmup: float | None = None
     final: float | None = None
     data_score: float | None = None  # mean normalized score of the offline data's episodes
+    online_env_steps: int | None = None  # env steps taken online (fewer than asked if train.stop_score stopped it)
     wall_times_s: dict = field(default_factory=dict)
 
     def table(self) -> str:
@@ -176,7 +177,7 @@ class Trainer:
         self._check_divergence(phase, f"gradient step {grad_step}, env step {env_step}")
         result = evaluate(
             self.eval_env, self.actor, self.task, num_episodes=self.cfg.train.eval_episodes,
-            critic=self.critic, gamma=self.cfg.agent.gamma,
+            critic=self.critic, gamma=self.cfg.agent.gamma, deterministic=self.cfg.train.eval_policy == "deterministic",
         )
         if not math.isfinite(result["q_pred"]):
             raise DivergenceError(f"divergence in {phase} at gradient step {grad_step}, env step {env_step}: Q on the evaluation episodes is {result['q_pred']}")
@@ -266,7 +267,9 @@ class Trainer:
 
     def online(self, loss, optimizers) -> None:
         """Phases 2 and 3: ``warmup_steps`` env steps with no update into a fresh buffer, then one
-        UTD block per env step, for ``train.online_steps`` env steps in all (warmup included).
+        UTD block per env step, for ``train.online_steps`` env steps in all (warmup included),
+        or until an evaluation scores ``train.stop_score`` or more. The online transitions stay
+        in ``self.online_storage`` (write order, scaled rewards) after the phase.
 
         A run checkpoint is taken at the first episode end after every
         ``checkpoint.online_every`` env steps: between episodes the env's whole state is its
@@ -279,15 +282,16 @@ class Trainer:
             offline_data=self.offline_data, offline_ratio=algo.offline_ratio, device=self.device,
         )
         online_buffer = getattr(buffer, "online_buffer", buffer)
+        self.online_storage = online_storage  # the online transitions in write order, kept after the run
         env = make_env(self.task, seed=self.cfg.seed, device=self.device, gym_wrapper=RecordResetRNG)
         done_steps = gradient_steps = 0
         if self.resumed is not None:
             # Before the collector resets the env: that reset draws the start state the
             # uninterrupted run's collector drew after the checkpoint's episode end.
             EnvRNGState(collector=env).load_state_dict({"collector": self.resumed["env_rng"]["collector"]})
-        collector = Collector(
-            env, self.actor, frames_per_batch=1, total_frames=t.online_steps - self._resumed_env_step(),
-            init_random_frames=max(self.warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else None,
+        collector = make_collector(
+            env, self.actor, total_frames=t.online_steps - self._resumed_env_step(),
+            random_frames=max(self.warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else 0,
             device=self.device,
         )
         if self.resumed is not None:
@@ -303,6 +307,7 @@ class Trainer:
         every = self.cfg.checkpoint.online_every
         next_checkpoint = (done_steps // every + 1) * every
         progress_bar = tqdm(total=t.online_steps, initial=done_steps, desc="online (env steps)", mininterval=2)
+        env_step = done_steps
         for env_step, data in enumerate(collector, start=done_steps + 1):
             transitions = as_transitions(data, reward_scale=self.task.reward_scale, reward_bias=self.task.reward_bias)
             torch.maximum(self.max_abs_reward, transitions["next", "reward"].abs().max(), out=self.max_abs_reward)
@@ -320,6 +325,8 @@ class Trainer:
             if env_step > self.warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
                 self.summary.final = self._evaluate("online", gradient_steps, env_step, online_storage)
                 progress_bar.set_postfix(score=f"{self.summary.final:.1f}")
+                if t.stop_score is not None and self.summary.final >= t.stop_score:
+                    break  # the early stop of D4RL's "medium" behaviour policies (Fu et al. 2020, Sec. 5)
             if env_step >= next_checkpoint and env_step < t.online_steps and data["next", "done"].any():
                 self._save_checkpoint(
                     "online", grad_step=gradient_steps, env_step=env_step, loss=loss, optimizers=optimizers,
@@ -329,6 +336,7 @@ class Trainer:
             progress_bar.update(1)
         progress_bar.close()
         collector.shutdown()
+        self.summary.online_env_steps = env_step
 
     def _resumed_env_step(self) -> int:
         return self.resumed["progress"]["env_step"] if self.resumed is not None else 0

@@ -70,6 +70,7 @@ CHOICES = {
     "agent.actor_q_reduction": ("min", "mean"),  # torchrl_wsrl.objectives.wsrl.Q_REDUCTIONS
     "critic.backend": ("eager", "triton"),  # torchrl_wsrl.modules.critic.BACKENDS
     "critic.precision": ("fp32", "tf32", "bf16"),  # torchrl_wsrl.update.PRECISIONS
+    "train.eval_policy": ("deterministic", "sampling"),
 }
 LOGGERS = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> module it needs
 DEVICE_TYPES = ("cpu", "cuda", "mps")
@@ -286,6 +287,9 @@ def _check_types(c: _Checks) -> None:
         c.number(key, *bounds)
     for key, choices in CHOICES.items():
         c.choice(key, choices)
+    stop = c.raw("train.stop_score")
+    if stop is not None and stop is not _ABSENT and not (_is_number(stop) and math.isfinite(stop)):
+        c.problem("train.stop_score", stop, "must be null or a finite number (a normalized score)")
 
 
 def _check_batches(c: _Checks) -> None:

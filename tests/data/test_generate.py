@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchrl_wsrl.agent import save_checkpoint
+from torchrl_wsrl.agent import load_checkpoint, save_checkpoint
 from torchrl_wsrl.data.generate import actor_from_checkpoint, generate, main, summary
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import load_task_dataset
@@ -166,28 +166,35 @@ def test_the_cli_writes_the_cache_and_refuses_to_overwrite(tmp_path):
         main(["--task", "pointmaze-umaze", "--transitions", "50"])
 
 
-def test_medium_sac_stops_at_the_target_score_and_saves_each_evaluated_policy(tmp_path, monkeypatch):
-    """D4RL's "medium": SAC is stopped at the first evaluation of its sampling policy that
-    reaches the target; the actor of every evaluation is kept (scores scripted here, and no
-    update runs: all steps fall in the uniform-random start)."""
-    from torchrl_wsrl.data import generate as generator
+def test_medium_replay_trains_sac_with_the_trainer_and_writes_its_buffer(tmp_path):
+    """The SAC behaviours run the trainer (``algo=sac``, overrides after ``--``): "medium-replay"
+    writes every transition SAC collected, with the env's raw rewards, and the behaviour
+    policy that collected them."""
+    out = tmp_path / "hopper-medium-replay.hdf5"
+    tiny = ["train.warmup_steps=20", "train.online_batch_size=8", "train.eval_every=20", "train.eval_episodes=1",
+            "train.diagnostic_batch_size=8", "checkpoint.online_every=1000"]
+    main(["--task", "hopper-medium", "--behaviour", "medium-replay", "--train-steps", "60", "--stop-score", "1000",
+          "--out", str(out), "--runs-root", str(tmp_path / "runs"), "--", *tiny])
+    runs = list((tmp_path / "runs" / "hopper-medium" / "sac").iterdir())
+    assert len(runs) == 1 and (runs[0] / "final.pt").is_file() and (runs[0] / "metrics.csv").is_file()
+    with h5py.File(out, "r") as file:
+        rewards, terminals, timeouts = file["rewards"][:], file["terminals"][:], file["timeouts"][:]
+        observations, next_observations = file["observations"][:], file["next_observations"][:]
+        assert file.attrs["sac_env_steps"] == 60
+    assert len(rewards) == 60 and timeouts[-1] | terminals[-1]
+    # Hopper's raw reward: healthy bonus 1 + forward velocity - control cost, around 1 here.
+    assert np.all(np.abs(rewards - 1.0) < 2.0)
+    chained = ~(terminals | timeouts)[:-1]
+    np.testing.assert_array_equal(next_observations[:-1][chained], observations[1:][chained])
+    policy = load_checkpoint(out.with_suffix(".policy.pt"))
+    actor = actor_from_checkpoint(out.with_suffix(".policy.pt"), get_task("hopper-medium"))
+    final = load_checkpoint(runs[0] / "final.pt")["loss"]
+    for key, value in actor.module[0].module.state_dict().items():  # the run's final actor
+        torch.testing.assert_close(value, final["actor_network_params.module.0.module." + key])
+    assert policy["env_steps"] == 60
 
-    scripted = iter([10.0, 30.0, 45.0, 60.0])
-    calls = []
 
-    def fake_evaluate(env, actor, task, *, num_episodes, deterministic):
-        calls.append(deterministic)
-        return {"score": next(scripted)}
+def test_medium_stop_score_is_d4rls_medium_level():
+    from torchrl_wsrl.data.generate import medium_stop_score
 
-    monkeypatch.setattr(generator, "evaluate", fake_evaluate)
-    task = get_task("hopper-medium")
-    run = generator.train_sac(task, 100, seed=0, stop_score=44.0, eval_every=10, checkpoint_dir=tmp_path / "ck")
-    assert run.evaluations == [(10, 10.0), (20, 30.0), (30, 45.0)]
-    assert calls == [False, False, False]  # the sampling policy, as it will collect the data
-    assert run.transitions.numel() == 30
-    saved = sorted(p.name for p in (tmp_path / "ck").iterdir())
-    assert saved == ["sac-0000010.pt", "sac-0000020.pt", "sac-0000030.pt"]
-    actor = actor_from_checkpoint(tmp_path / "ck" / "sac-0000030.pt", task)
-    obs = torch.randn(4, task.obs_dim)
-    torch.testing.assert_close(actor.module[0].module(obs), run.actor.module[0].module(obs))
-    assert generator.medium_stop_score(task) == 44.0 and generator.medium_stop_score(UMAZE) is None
+    assert medium_stop_score(get_task("hopper-medium")) == 44.0 and medium_stop_score(UMAZE) is None

@@ -4,6 +4,7 @@
     python -m torchrl_wsrl.data.generate --task pointmaze-umaze
     python -m torchrl_wsrl.data.generate --task antmaze-large-diverse --transitions 100000
     python -m torchrl_wsrl.data.generate --task pen-binary --policy-checkpoint runs/.../final.pt
+    python -m torchrl_wsrl.data.generate --task hopper-medium -- train.warmup_steps=2000
 
 Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4RL (Fu et al.
 2020):
@@ -12,10 +13,12 @@ Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4R
 - ``medium``: a SAC agent trained until its sampling policy reaches D4RL's medium level of the
   env (``--stop-score``; at most ``--train-steps`` env steps), then sampled; ``expert``:
   trained ``--expert-train-steps``; ``medium-replay``: the medium agent's replay buffer while it
-  trained; the behaviour policy is written beside the data (``<file>.policy.pt``); ``medium-expert``: medium and expert data, half each. The SAC agent is this
-  project's own: the ensemble critic with 2 critics, ``WSRLLoss`` with an entropy backup and
-  the min over both critics (SAC, Haarnoja et al. 2018), one update per env step after 5,000
-  uniform-random steps. Meant for locomotion; it runs on any task.
+  trained; ``medium-expert``: medium and expert data, half each. The behaviour policy is
+  written beside the data (``<file>.policy.pt``). The SAC agent is a configuration of the
+  project's trainer, ``algo=sac`` (``conf/algo/sac.yaml``: 2 critics, the min over both with
+  the entropy bonus in the TD target, one update per env step after 5,000 uniform-random
+  steps; SAC, Haarnoja et al. 2018), run into ``--runs-root/<task>/sac/``; trainer overrides
+  follow ``--``. Meant for locomotion; it runs on any task.
 - ``waypoint`` (pointmaze): D4RL maze2d's controller, see
   :class:`~torchrl_wsrl.data.scripted.WaypointController`; ``--noise`` sets its action noise.
 - ``random-starts`` (maze tasks): uniform actions, every episode started in a uniformly drawn
@@ -33,30 +36,30 @@ docs/tasks.md.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from tensordict import TensorDictBase
-from torchrl.collectors import Collector
-from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
 from torchrl_wsrl.agent import load_checkpoint, write_checkpoint
+from torchrl_wsrl.collectors import make_collector
+from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
 from torchrl_wsrl.data.returns import episode_returns
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
 from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
-from torchrl_wsrl.evaluation import evaluate
-from torchrl_wsrl.modules import EnsembleQCritic, make_actor
-from torchrl_wsrl.objectives import WSRLLoss
-from torchrl_wsrl.update import UpdateStep, make_optimizers
+from torchrl_wsrl.modules import make_actor
+from torchrl_wsrl.rewards import unscale_reward
+from torchrl_wsrl.trainer import Trainer
 
-SAC_HIDDEN = (256, 256)
-SAC_RANDOM_STEPS = 5000
 SAC_EVAL_EVERY = 5000  # env steps
 SAC_EVAL_EPISODES = 10
 # Mean normalized episode score of D4RL's "-medium-v2" data per locomotion env: where the
@@ -98,13 +101,7 @@ def collect(
     ``random_starts`` starts every episode in a uniformly drawn open maze cell.
     """
     env = make_env(task, seed=seed, gym_wrapper=RandomStartCell if random_starts else None)
-    collector = Collector(
-        env,
-        policy,
-        frames_per_batch=min(1000, num_steps),
-        total_frames=num_steps,
-        init_random_frames=num_steps if policy is None else 0,
-    )
+    collector = make_collector(env, policy, total_frames=num_steps, frames_per_batch=min(1000, num_steps))
     parts = [
         batch.select("observation", "action", "next").cpu()
         for batch in tqdm(collector, desc=desc, unit_scale=collector.frames_per_batch)
@@ -115,11 +112,33 @@ def collect(
 
 class SACRun(NamedTuple):
     """What :func:`train_sac` returns: the actor as it stopped, every transition it collected
-    (in order), and its evaluations ``(env_step, score)`` of the sampling policy."""
+    (in order, raw rewards), the env steps it took and the sampled score of its last
+    evaluation (``None`` if none ran), and its run directory."""
 
     actor: torch.nn.Module
     transitions: TensorDictBase
-    evaluations: list[tuple[int, float]]
+    env_steps: int
+    score: float | None
+    run_dir: Path
+
+
+def sac_config(
+    task: Task, train_steps: int, *, seed: int, stop_score: float | None = None, overrides: Sequence[str] = ()
+) -> DictConfig:
+    """The trainer's config of the behaviour-policy SAC: ``algo=sac`` (2 critics, entropy
+    backup, no pre-training; ``conf/algo/sac.yaml``) at the paper's sizes, ``train_steps``
+    env steps (the first ``train.warmup_steps`` uniform), the sampling policy evaluated every
+    :data:`SAC_EVAL_EVERY` env steps over :data:`SAC_EVAL_EPISODES` episodes, stopped at
+    ``stop_score`` (``train.stop_score``); ``overrides`` (hydra syntax) come last."""
+    return compose_config(
+        [
+            f"task={task.name}", "algo=sac", "profile=paper", f"seed={seed}",
+            f"train.online_steps={train_steps}", f"train.buffer_capacity={train_steps}",
+            f"train.eval_every={SAC_EVAL_EVERY}", f"train.eval_episodes={SAC_EVAL_EPISODES}",
+            f"train.stop_score={'null' if stop_score is None else stop_score}",
+            *overrides,
+        ]
+    )
 
 
 def train_sac(
@@ -127,68 +146,30 @@ def train_sac(
     train_steps: int,
     *,
     seed: int,
+    run_dir: Path,
     stop_score: float | None = None,
-    eval_every: int = SAC_EVAL_EVERY,
-    eval_episodes: int = SAC_EVAL_EPISODES,
-    checkpoint_dir: Path | None = None,
+    overrides: Sequence[str] = (),
 ) -> SACRun:
-    """Train SAC for at most ``train_steps`` env steps.
+    """Train SAC for at most ``train_steps`` env steps with the project's trainer
+    (:func:`sac_config`) into ``run_dir`` (a run directory like any other: metrics, learning
+    curve, checkpoints, ``final.pt``).
 
-    Every ``eval_every`` env steps the *sampling* policy (the one that will collect the data)
-    plays ``eval_episodes`` episodes; with ``stop_score`` training stops at the first evaluation
-    whose mean normalized score reaches it (D4RL's "medium": SAC stopped early at a fraction of
-    expert return, Fu et al. 2020 Sec. 5). ``checkpoint_dir`` receives the actor at every
-    evaluation (``sac-<env steps>.pt``, see :func:`save_policy_checkpoint`).
+    Every evaluation scores the *sampling* policy (the one that will collect the data); with
+    ``stop_score`` training stops at the first one whose mean normalized score reaches it
+    (D4RL's "medium": SAC stopped early at a fraction of expert return, Fu et al. 2020 Sec. 5).
+
+    Raises:
+        ConfigError: ``overrides`` make an invalid run config (e.g. ``train_steps`` not above
+            ``train.warmup_steps``).
     """
-    torch.manual_seed(seed)
-    actor = make_actor(task.obs_dim, task.action_dim, SAC_HIDDEN)
-    critic = EnsembleQCritic(task.obs_dim, task.action_dim, num_critics=2, hidden_sizes=SAC_HIDDEN)
-    loss = WSRLLoss(
-        actor,
-        critic,
-        action_dim=task.action_dim,
-        subsample_size=2,
-        subsample_replace=False,
-        backup_entropy=True,
-    )
-    optimizers = make_optimizers(loss, lr_actor=3e-4, lr_critic=3e-4, lr_alpha=3e-4)
-    update = UpdateStep(loss, optimizers, utd_ratio=1)
-    buffer = ReplayBuffer(storage=LazyTensorStorage(train_steps), batch_size=256)
-    collector = Collector(
-        make_env(task, seed=seed),
-        actor,
-        frames_per_batch=1,
-        total_frames=train_steps,
-        init_random_frames=SAC_RANDOM_STEPS,
-    )
-    eval_env = make_env(task, seed=seed + 10_000)
-    evaluations: list[tuple[int, float]] = []
-    progress = tqdm(
-        collector, total=train_steps, desc=f"training SAC on {task.name}", mininterval=2
-    )
-    for step, data in enumerate(progress, start=1):
-        transition = data.select("observation", "action", "next").reshape(-1)
-        scaled = transition["next", "reward"] * task.reward_scale + task.reward_bias
-        transition.set(("next", "scaled_reward"), scaled)
-        buffer.extend(transition)
-        if step >= SAC_RANDOM_STEPS:
-            batch = buffer.sample()
-            batch.set(("next", "reward"), batch["next", "scaled_reward"])
-            update(batch)
-        if step % eval_every == 0:
-            score = evaluate(
-                eval_env, actor, task, num_episodes=eval_episodes, deterministic=False
-            )["score"]
-            evaluations.append((step, score))
-            progress.set_postfix(sampled_score=f"{score:.1f}")
-            if checkpoint_dir is not None:
-                save_policy_checkpoint(
-                    Path(checkpoint_dir) / f"sac-{step:07d}.pt", actor, task, env_steps=step, score=score
-                )
-            if stop_score is not None and score >= stop_score:
-                break
-    collector.shutdown()
-    return SACRun(actor, buffer[:].exclude(("next", "scaled_reward")), evaluations)
+    cfg = sac_config(task, train_steps, seed=seed, stop_score=stop_score, overrides=overrides)
+    trainer = Trainer(cfg, Path(run_dir))
+    summary = trainer.run()
+    storage = trainer.online_storage
+    transitions = storage[: len(storage)].select("observation", "action", "next").cpu()
+    reward = transitions.get(("next", "reward"))
+    transitions.set(("next", "reward"), unscale_reward(reward, task.reward_scale, task.reward_bias))
+    return SACRun(trainer.actor, transitions, summary.online_env_steps, summary.final, Path(run_dir))
 
 
 def save_policy_checkpoint(
@@ -262,15 +243,17 @@ def generate(
     stop_score: float | None = None,
     noise: float = 0.5,
     policy_checkpoint: str | Path | None = None,
-    checkpoint_dir: Path | None = None,
+    runs_root: Path = Path("runs"),
+    sac_overrides: Sequence[str] = (),
     policy_out: Path | None = None,
 ) -> dict[str, np.ndarray]:
     """The D4RL arrays of ``behaviour`` on ``task`` (see the module docstring).
 
     ``train_steps`` caps the "medium" SAC training, which stops earlier once its sampling policy
     scores ``stop_score`` (default :func:`medium_stop_score`); "expert" trains
-    ``expert_train_steps``. ``checkpoint_dir`` receives the SAC actor at every evaluation,
-    ``policy_out`` the behaviour policy that collected the data (SAC behaviours only).
+    ``expert_train_steps``. Each SAC run (:func:`train_sac`, with ``sac_overrides``) writes a
+    run directory under ``runs_root/<task>/sac/``; ``policy_out`` receives the behaviour
+    policy that collected the data (SAC behaviours only).
 
     Raises:
         ValueError: a behaviour this task cannot have (``waypoint`` off pointmaze,
@@ -304,13 +287,14 @@ def generate(
             task,
             expert_train_steps if expert else train_steps,
             seed=seed,
+            run_dir=sac_run_dir(runs_root, task, seed),
             stop_score=None if expert else stop_score,
-            checkpoint_dir=checkpoint_dir,
+            overrides=sac_overrides,
         )
-        step, score = run.evaluations[-1] if run.evaluations else (0, float("nan"))
-        print(f"SAC stopped after {step} env steps, sampled normalized score {score:.1f}")
+        score = float("nan") if run.score is None else run.score
+        print(f"SAC stopped after {run.env_steps} env steps, sampled normalized score {score:.1f} (run: {run.run_dir})")
         if policy_out is not None:
-            save_policy_checkpoint(policy_out, run.actor, task, env_steps=step, score=score)
+            save_policy_checkpoint(policy_out, run.actor, task, env_steps=run.env_steps, score=score)
         if behaviour == "medium-replay":
             return to_d4rl_arrays(run.transitions)
         desc = f"sampling the {behaviour} policy"
@@ -325,6 +309,8 @@ def generate(
                 expert_train_steps=expert_train_steps,
                 stop_score=stop_score,
                 seed=seed + i,
+                runs_root=runs_root,
+                sac_overrides=sac_overrides,
             )
             for i, level in enumerate(("medium", "expert"))
         ]
@@ -334,6 +320,12 @@ def generate(
         f"{task.domain}): use random, {', '.join(SAC_BEHAVIOURS)}, random-starts (maze tasks), "
         "waypoint (pointmaze) or --policy-checkpoint"
     )
+
+
+def sac_run_dir(runs_root: Path, task: Task, seed: int) -> Path:
+    """A new run directory for one SAC run, named as ``python -m torchrl_wsrl.train`` names
+    its runs: ``runs_root/<task>/sac/<time>_seed<seed>``."""
+    return Path(runs_root) / task.name / "sac" / f"{datetime.now():%Y-%m-%d_%H-%M-%S-%f}_seed{seed}"
 
 
 def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
@@ -374,7 +366,13 @@ def main(argv: list[str] | None = None) -> Path:
         "D4RL's medium level of the env (hopper 44, walker2d 75, halfcheetah 40)",
     )
     parser.add_argument(
-        "--checkpoint-dir", type=Path, default=None, help="save the SAC actor at every evaluation"
+        "--runs-root", type=Path, default=Path("runs"), help="SAC run directories go under it (runs)"
+    )
+    parser.add_argument(
+        "sac_overrides",
+        nargs="*",
+        metavar="KEY=VALUE",
+        help="trainer overrides for the SAC run (hydra syntax, after --), e.g. train.warmup_steps=1000",
     )
     parser.add_argument(
         "--noise", type=float, default=0.5, help="action noise std of 'waypoint' (0.5)"
@@ -410,7 +408,8 @@ def main(argv: list[str] | None = None) -> Path:
         stop_score=args.stop_score,
         noise=args.noise,
         policy_checkpoint=args.policy_checkpoint,
-        checkpoint_dir=args.checkpoint_dir,
+        runs_root=args.runs_root,
+        sac_overrides=args.sac_overrides,
         policy_out=policy_out if behaviour in SAC_POLICY_BEHAVIOURS else None,
     )
     stats = summary(data)
