@@ -100,7 +100,7 @@ BAD = {
     ),
     "device_bogus": (["device=bogus"], ["device='bogus'", "not a torch device"]),
     "device_unsupported_type": (["device=meta"], ["device='meta'", "unsupported device type"]),
-    "cudagraphs_on_cpu": (["update.cudagraphs=true"], ["update.cudagraphs=true", "CUDA device", "device='cpu'"]),
+    "cudagraphs_on_cpu": (["update_step.cudagraphs=true"], ["update_step.cudagraphs=true", "CUDA device", "device='cpu'"]),
     "unknown_critic_backend": (["critic.backend=cudnn"], ["critic.backend='cudnn'", "eager, triton"]),
     "unknown_warmup_policy": (["algo.warmup_policy=greedy"], ["algo.warmup_policy='greedy'"]),
     "checkpoint_pretrain_every_0": (["++checkpoint.pretrain_every=0"], ["checkpoint.pretrain_every=0", "positive integer"]),
@@ -137,7 +137,7 @@ def test_mps_without_mps():
 def test_cuda_index_beyond_the_devices(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    validate_config(_compose("device=cuda:0", "update.cudagraphs=true"))
+    validate_config(_compose("device=cuda:0", "update_step.cudagraphs=true"))
     assert "device='cuda:3': this machine has 1 CUDA device(s)" in _problems("device=cuda:3")
 
 

@@ -52,6 +52,7 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
         backup_entropy=cfg.agent.backup_entropy,
         actor_q_reduction=cfg.agent.actor_q_reduction,
         max_target_backup=backup,
+        num_target_actions=cfg.agent.num_target_actions,
         alpha_init=cfg.agent.alpha_init,
         gamma=cfg.agent.gamma,
     )
@@ -64,6 +65,8 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
         cql_alpha=cql.alpha,
         cql_lagrange=cql.lagrange,
         cql_target_gap=cql.target_gap,
+        cql_alpha_init=cql.alpha_init,
+        cql_temperature=cql.temperature,
         importance_sample=cql.importance_sample,
         calibrate=cql.calibrate,
         cql_subsample_size=cfg.agent.cql_subsample_size,

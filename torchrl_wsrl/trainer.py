@@ -154,15 +154,16 @@ class Trainer:
     def _update_step(self, loss, optimizers, utd_ratio: int, tau: float) -> UpdateStep:
         return UpdateStep(
             loss, optimizers, utd_ratio=utd_ratio, tau=tau,
-            compile=self.cfg["update"].compile, cudagraphs=self.cfg["update"].cudagraphs,
+            compile=self.cfg.update_step.compile, compile_mode=self.cfg.update_step.compile_mode,
+            cudagraphs=self.cfg.update_step.cudagraphs,
             precision=self.cfg.critic.precision,
         )
 
     def _optimizers(self, loss) -> dict:
         t = self.cfg.train
         return make_optimizers(
-            loss, lr_actor=t.lr_actor, lr_critic=t.lr_critic, lr_alpha=t.lr_alpha,
-            capturable=self.cfg["update"].cudagraphs,
+            loss, lr_actor=t.lr_actor, lr_critic=t.lr_critic, lr_alpha=t.lr_alpha, lr_cql_alpha=t.lr_cql_alpha,
+            capturable=self.cfg.update_step.cudagraphs,
         )
 
     def _mean_q(self, batch: TensorDictBase) -> float:

@@ -230,10 +230,10 @@ def _under(context, fn):
 
 def _check_cudagraphs(optimizers: dict[str, torch.optim.Optimizer]) -> None:
     if not torch.cuda.is_available():
-        raise RuntimeError("update.cudagraphs=true needs a CUDA device; none is available here")
+        raise RuntimeError("update_step.cudagraphs=true needs a CUDA device; none is available here")
     for name, optimizer in optimizers.items():
         if not all(group["capturable"] for group in optimizer.param_groups):
             raise ValueError(
-                f"update.cudagraphs=true needs capturable optimizers, but {name!r} is not: "
+                f"update_step.cudagraphs=true needs capturable optimizers, but {name!r} is not: "
                 "build them with make_optimizers(..., capturable=True)"
             )

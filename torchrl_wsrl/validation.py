@@ -34,6 +34,7 @@ POSITIVE_INTS = (
     "agent.num_critics",
     "agent.subsample_size",
     "task.cql.num_actions",
+    "agent.num_target_actions",
 )
 NON_NEGATIVE_INTS = (
     "train.pretrain_steps",
@@ -48,8 +49,8 @@ BOOLEANS = (
     "algo.warmup",
     "agent.subsample_replace",
     "agent.backup_entropy",
-    "update.compile",
-    "update.cudagraphs",
+    "update_step.compile",
+    "update_step.cudagraphs",
 )
 # key -> (low, high, low_open, high_open)
 RANGES = {
@@ -60,6 +61,9 @@ RANGES = {
     "train.lr_actor": (0.0, math.inf, True, True),
     "train.lr_critic": (0.0, math.inf, True, True),
     "train.lr_alpha": (0.0, math.inf, True, True),
+    "train.lr_cql_alpha": (0.0, math.inf, True, True),
+    "task.cql.temperature": (0.0, math.inf, True, True),
+    "task.cql.alpha_init": (0.0, math.inf, True, True),
     "agent.alpha_init": (0.0, math.inf, True, True),
     "task.cql.alpha": (0.0, math.inf, False, True),
     "train.q_bound_factor": (0.0, math.inf, True, True),  # the divergence stop's |Q| bound
@@ -387,8 +391,8 @@ def _check_device(c: _Checks) -> None:
             c.problem("device", value, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
         elif device.type == "mps" and not torch.backends.mps.is_available():
             c.problem("device", value, "MPS is not available on this machine (torch.backends.mps.is_available() is false)")
-    if c.boolean("update.cudagraphs") and (device is None or device.type != "cuda"):
-        c.problem("update.cudagraphs", True, f"needs a CUDA device, got device={_fmt(value if value is not _ABSENT else None)}")
+    if c.boolean("update_step.cudagraphs") and (device is None or device.type != "cuda"):
+        c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={_fmt(value if value is not _ABSENT else None)}")
     if c.choice("critic.backend", CHOICES["critic.backend"]) == "triton" and not _importable("triton"):
         c.problem("critic.backend", "triton", "needs Triton, but `import triton` fails")
 
@@ -440,7 +444,7 @@ def validate_config(cfg: DictConfig) -> None:
       needs (``Trainer.update_start``), otherwise no update would run;
     - inputs: ``pretrained_checkpoint`` / ``dataset_path`` exist, and are not given where the
       algo would ignore them (no pre-training; no offline data needed);
-    - hardware: ``device`` parses and is available, ``update.cudagraphs`` has a CUDA device,
+    - hardware: ``device`` parses and is available, ``update_step.cudagraphs`` has a CUDA device,
       the Triton backend can import ``triton``;
     - where present: ``checkpoint.pretrain_every`` / ``online_every`` / ``keep_last`` >= 1,
       ``logger`` in csv / tensorboard / wandb with its package importable, ``resume`` an
