@@ -10,7 +10,7 @@ import pytest
 from torchrl_wsrl.report import (
     ReportError, aggregate, bootstrap_ci, dip_table, find_runs, group_runs, main, mean_se, score_table, write_report,
 )
-from torchrl_wsrl.trainer import METRIC_COLUMNS
+from torchrl_wsrl.metrics import METRIC_COLUMNS
 
 WARMUP = 100
 # (phase, env_step, score, q_pred, q_online) of a pre-trained run with a warmup; the scores are

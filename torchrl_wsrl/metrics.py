@@ -12,7 +12,8 @@ from tensordict import TensorDict, TensorDictBase
 
 # Columns of metrics.csv, one row per evaluation: counters, evaluation, Q probes, update metrics.
 COUNTER_COLUMNS = ("phase", "grad_step", "env_step", "wall_time_s")
-EVALUATION_COLUMNS = ("score", "episode_return", "episode_length", "q_pred", "q_mc_return")
+Q_EVALUATION_COLUMNS = ("q_pred", "q_mc_return")  # evaluation with a critic (WSRL Sec. 5's over-estimation)
+EVALUATION_COLUMNS = ("score", "episode_return", "episode_length", *Q_EVALUATION_COLUMNS)
 PROBE_COLUMNS = ("q_online", "q_offline")
 UPDATE_COLUMNS = (
     "loss_qvalue", "loss_actor", "loss_alpha", "loss_cql_alpha", "alpha", "entropy", "q_mean",
@@ -59,7 +60,7 @@ class MetricsCSV:
     def write(self, row: dict) -> None:
         unknown = sorted(set(row) - set(METRIC_COLUMNS))
         if unknown:
-            raise ValueError(f"metrics {unknown} have no column in {self.path.name} (trainer.METRIC_COLUMNS)")
+            raise ValueError(f"metrics {unknown} have no column in {self.path.name} (metrics.METRIC_COLUMNS)")
         with self.path.open("a", newline="") as f:
             csv.DictWriter(f, METRIC_COLUMNS).writerow(row)
         self.rows += 1

@@ -35,14 +35,15 @@ import numpy as np
 import scipy.stats
 from omegaconf import OmegaConf
 
+from torchrl_wsrl.metrics import PROBE_COLUMNS, Q_EVALUATION_COLUMNS
 from torchrl_wsrl.plotting import read_metrics
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 PHASES = ("pretrain", "warmup", "online")
-# metrics.csv columns the report reads (the trainer writes more: see trainer.METRIC_COLUMNS).
-VALUE_COLUMNS = ("wall_time_s", "score", "q_pred", "q_mc_return", "q_online", "q_offline")
+# metrics.csv columns the report reads (the trainer writes more: metrics.METRIC_COLUMNS).
+VALUE_COLUMNS = ("wall_time_s", "score", *Q_EVALUATION_COLUMNS, *PROBE_COLUMNS)
 REQUIRED_COLUMNS = ("phase", "env_step", *VALUE_COLUMNS)
 CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps", "train.online_steps")
 DIP_FRACTION = 0.2  # the dip: min score over the first 20% of online env steps

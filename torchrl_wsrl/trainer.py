@@ -27,7 +27,7 @@ from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.envs.wrappers import RecordResetRNG
 from torchrl_wsrl.evaluation import evaluate
-from torchrl_wsrl.metrics import METRIC_COLUMNS, DivergenceError, IntervalMetrics, MetricsCSV, log_row, make_logger, q_bound
+from torchrl_wsrl.metrics import DivergenceError, IntervalMetrics, MetricsCSV, log_row, make_logger, q_bound
 from torchrl_wsrl.plotting import plot_run
 from torchrl_wsrl.replay import EpisodeMCReturns, as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
