@@ -21,10 +21,11 @@ LOSSES = {
 }
 # Every accepted key renamed, one of them to a nested key.
 RENAMES = {"observation": ("agent", "obs"), "action": "act", "reward": "r", "terminated": "term", "mc_return": "mc"}
-CORE_KEYS = ("observation", "action", "reward", "terminated")
 
 
 class GoalConditioned(nn.Module):
+    """A policy head reading two keys, observation and goal."""
+
     def forward(self, observation, goal):
         return observation[..., :ACT] + goal, torch.ones_like(goal)
 

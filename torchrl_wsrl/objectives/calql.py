@@ -120,10 +120,16 @@ class CalQLLoss(EnsembleSACLoss):
     @property
     def in_keys(self) -> list[NestedKey]:
         """The core's entries (:attr:`EnsembleSACLoss.in_keys`), and ``mc_return`` when calibrated."""
-        return [*super().in_keys, *([unravel_key(self.tensor_keys.mc_return)] if self.calibrate else [])]
+        keys = super().in_keys
+        if self.calibrate:
+            keys.append(unravel_key(self.tensor_keys.mc_return))
+        return keys
 
     def _critic_out_keys(self) -> list[str]:
-        return [*super()._critic_out_keys(), "cql_alpha", "cql_penalty", *(["loss_cql_alpha"] if self.cql_lagrange else [])]
+        keys = [*super()._critic_out_keys(), "cql_alpha", "cql_penalty"]
+        if self.cql_lagrange:
+            keys.append("loss_cql_alpha")
+        return keys
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The groups of :class:`EnsembleSACLoss`, plus ``cql_alpha`` (the Lagrange multiplier) when it is learned."""
