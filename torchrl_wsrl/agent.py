@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 from torchrl_wsrl.checkpoint import read_torch_file
 from torchrl_wsrl.envs import Task
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
-from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
+from torchrl_wsrl.objectives import CalQLLoss, EnsembleSACLoss, WSRLLoss
 
 # Loss-state entries that belong to the policy (restored alone by ``algo.init_critic=false``).
 POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
@@ -37,7 +37,7 @@ def make_policy(cfg: DictConfig, task: Task):
     )
 
 
-def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) -> WSRLLoss:
+def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) -> EnsembleSACLoss:
     """Cal-QL / CQL (``regularized=True``: pre-training, or the ``calql_*`` online baselines) or
     WSRL's ensemble SAC, with the task's settings (WSRL doc, per-domain table).
 
@@ -101,14 +101,14 @@ def write_checkpoint(path: Path, payload: dict) -> Path:
     return path
 
 
-def agent_state(loss: WSRLLoss, optimizers: dict, **extra) -> dict:
+def agent_state(loss: EnsembleSACLoss, optimizers: dict, **extra) -> dict:
     """The agent as a checkpoint holds it: ``{"loss": loss state (actor, critics, target
     critics, temperature, CQL multiplier), "optimizers": Adam states, **extra}``."""
     optimizer_states = {k: o.state_dict() for k, o in optimizers.items()}
     return {"loss": loss.state_dict(), "optimizers": optimizer_states, **extra}
 
 
-def save_checkpoint(path: Path, loss: WSRLLoss, optimizers: dict, **extra) -> Path:
+def save_checkpoint(path: Path, loss: EnsembleSACLoss, optimizers: dict, **extra) -> Path:
     """Write :func:`agent_state` to ``path`` (:func:`write_checkpoint`)."""
     return write_checkpoint(path, agent_state(loss, optimizers, **extra))
 
@@ -121,7 +121,7 @@ def load_checkpoint(path: str | Path) -> dict:
     return read_torch_file(path, what="checkpoint")
 
 
-def restore(loss: WSRLLoss, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:
+def restore(loss: EnsembleSACLoss, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:
     """Load a checkpoint's agent into ``loss`` and ``optimizers`` (WSRL doc, Phase 3: actor,
     critics, target critics, temperature and Adam states). The CQL multiplier of a Cal-QL
     checkpoint is ignored by a WSRL loss. ``policy_only`` restores the actor and temperature

@@ -28,7 +28,7 @@ import torch
 from tensordict import TensorDict, TensorDictBase
 from torchrl.objectives import SoftUpdate
 
-from torchrl_wsrl.objectives.wsrl import WSRLLoss
+from torchrl_wsrl.objectives.ensemble_sac import EnsembleSACLoss
 
 PRECISIONS = ("fp32", "tf32", "bf16")
 CRITIC_PHASE = ("critic", "cql_alpha")
@@ -36,7 +36,7 @@ ACTOR_PHASE = ("actor", "alpha")
 
 
 def make_optimizers(
-    loss: WSRLLoss,
+    loss: EnsembleSACLoss,
     *,
     lr_actor: float = 1e-4,
     lr_critic: float = 3e-4,
@@ -68,7 +68,7 @@ def _descend(optimizers: list[torch.optim.Optimizer], loss: torch.Tensor) -> Non
         optimizer.step()
 
 
-def polyak_updater(loss: WSRLLoss, tau: float) -> SoftUpdate:
+def polyak_updater(loss: EnsembleSACLoss, tau: float) -> SoftUpdate:
     """TorchRL's ``SoftUpdate`` (Polyak averaging ``theta' <- (1 - tau) theta' + tau theta``)
     over ``loss``'s target parameters, which it leaves exactly as it found them.
 
@@ -87,7 +87,7 @@ class UpdateStep:
     """One UTD block: ``utd_ratio`` x (critic step + Polyak), then actor and temperature steps.
 
     Args:
-        loss: a :class:`WSRLLoss` or :class:`CalQLLoss`.
+        loss: an :class:`EnsembleSACLoss` (:class:`WSRLLoss` or :class:`CalQLLoss`).
         optimizers: from :func:`make_optimizers`.
         utd_ratio: critic updates per call (4 online, 1 offline); the batch size must be a
             multiple of it (1024 -> 4 x 256).
@@ -108,7 +108,7 @@ class UpdateStep:
 
     Attributes:
         behavior_cloning: while True, the actor step takes the loss's behaviour-cloning actor
-            loss (:meth:`WSRLLoss.bc_actor_loss`) instead of the SAC one: the BC warm start of
+            loss (:meth:`EnsembleSACLoss.bc_actor_loss`) instead of the SAC one: the BC warm start of
             pre-training (``train.bc_steps``). Each variant has its own compiled graph and CUDA
             graph.
 
@@ -123,7 +123,7 @@ class UpdateStep:
 
     def __init__(
         self,
-        loss: WSRLLoss,
+        loss: EnsembleSACLoss,
         optimizers: dict[str, torch.optim.Optimizer],
         *,
         utd_ratio: int = 1,

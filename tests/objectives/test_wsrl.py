@@ -111,13 +111,6 @@ def test_forward_outputs_and_value_estimator(batch):
         loss.make_value_estimator(ValueEstimators.GAE)
 
 
-def test_set_keys_renames_inputs(batch):
-    loss, _, _ = build()
-    loss.set_keys(reward="r")
-    batch.rename_key_(("next", "reward"), ("next", "r"))
-    assert torch.isfinite(loss.critic_loss(batch)["loss_qvalue"])
-
-
 def test_bad_options():
     with pytest.raises(ValueError, match="actor_q_reduction"):
         build(actor_q_reduction="max")

@@ -2,22 +2,24 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
-from tensordict import TensorDict, TensorDictBase
+from tensordict import TensorDict, TensorDictBase, unravel_key
 from tensordict.nn import TensorDictModule
+from tensordict.utils import NestedKey
 from torch import nn
 from torch.nn import functional as F
 
 from torchrl_wsrl.modules.critic import EnsembleQCritic
+from torchrl_wsrl.objectives.ensemble_sac import EnsembleSACLoss, next_key
 from torchrl_wsrl.objectives.functional import calibrate, cql_penalty, draw_critic_subset
-from torchrl_wsrl.objectives.wsrl import WSRLLoss
 
 
-class CalQLLoss(WSRLLoss):
+class CalQLLoss(EnsembleSACLoss):
     """Ensemble Cal-QL (Nakamoto et al., NeurIPS 2023); with ``calibrate=False`` it is CQL.
 
-    The critic loss adds to WSRL's TD loss the CQL regulariser
+    The critic loss adds to the TD loss of :class:`EnsembleSACLoss` the CQL regulariser
     (:func:`~torchrl_wsrl.objectives.functional.cql_penalty`, one value per critic) averaged over
     ``cql_subsample_size`` critics drawn afresh at each call, as the authors' ensemble
     pre-training does (WSRL doc, Phase 1): ``L_Q = L_TD + w * mean_{i in D} R_i``, while all E
@@ -29,7 +31,8 @@ class CalQLLoss(WSRLLoss):
     ``[B, 1]`` from the batch. The weight w is fixed (``cql_alpha``) or, with ``cql_lagrange``,
     the multiplier ``w = softplus(rho)`` trained by ``loss_cql_alpha = -w (mean_i R_i - gap)``
     (CQL Eq. 30; the authors' antmaze setting, init 1.0, gap 0.8). The actor and temperature
-    losses are WSRL's. Source: WSRL doc Phase 1.
+    losses are those of :class:`EnsembleSACLoss`, as in WSRL's online phase. Source: WSRL doc
+    Phase 1.
 
     Keyword Args:
         cql_alpha: fixed weight (5 locomotion/kitchen, 1 adroit); ignored with ``cql_lagrange``.
@@ -40,11 +43,46 @@ class CalQLLoss(WSRLLoss):
         cql_temperature: CQL temperature (1.0).
         cql_subsample_size: critics drawn per call for the regulariser (2, the authors'); ``None``:
             every critic.
-        Other keywords: :class:`WSRLLoss`.
+        Other keywords: :class:`EnsembleSACLoss`.
 
-    Output keys of :meth:`critic_loss`: ``loss_qvalue``, ``cql_penalty``, ``cql_alpha`` and,
-    with the Lagrange variant, ``loss_cql_alpha``.
+    Keys: those of :class:`EnsembleSACLoss` and ``mc_return``, read with ``calibrate=True``
+    only. Output keys of :meth:`critic_loss`: those of :class:`EnsembleSACLoss` and
+    ``cql_alpha``, ``cql_penalty`` and, with the Lagrange variant, ``loss_cql_alpha``.
+    Parameters: those of :class:`EnsembleSACLoss`, the buffer ``cql_alpha`` and, with the
+    Lagrange variant, ``cql_alpha_raw`` (rho).
+
+    Examples:
+        >>> import torch
+        >>> from tensordict import TensorDict
+        >>> from torchrl_wsrl.modules import EnsembleQCritic, make_actor
+        >>> from torchrl_wsrl.objectives import CalQLLoss
+        >>> actor = make_actor(11, 3, (64, 64))
+        >>> critic = EnsembleQCritic(11, 3, num_critics=10, hidden_sizes=(64, 64))
+        >>> loss = CalQLLoss(actor, critic, action_dim=3, cql_lagrange=True)
+        >>> loss.set_keys(mc_return="return_to_go")
+        >>> loss.in_keys[-1]
+        'return_to_go'
+        >>> td = TensorDict({"observation": torch.randn(8, 11), "action": torch.rand(8, 3) * 2 - 1,
+        ...     "return_to_go": torch.randn(8, 1),
+        ...     "next": {"observation": torch.randn(8, 11), "reward": torch.randn(8, 1),
+        ...              "terminated": torch.zeros(8, 1, dtype=torch.bool)}}, [8])
+        >>> sorted(loss.critic_loss(td).keys())
+        ['cql_alpha', 'cql_penalty', 'loss_cql_alpha', 'loss_qvalue', 'q_mean', 'td_target_mean']
     """
+
+    @dataclass
+    class _AcceptedKeys(EnsembleSACLoss._AcceptedKeys):
+        """The keys of :class:`EnsembleSACLoss`, and:
+
+        Attributes:
+            mc_return: Monte-Carlo return-to-go ``[B, 1]``, Cal-QL's bound on the Q-values of
+                the policy's actions (read with ``calibrate=True`` only).
+        """
+
+        mc_return: NestedKey = "mc_return"
+
+    default_keys = _AcceptedKeys
+    tensor_keys: _AcceptedKeys
 
     def __init__(
         self,
@@ -79,8 +117,22 @@ class CalQLLoss(WSRLLoss):
             nn.Parameter(torch.tensor(math.log(math.expm1(cql_alpha_init)))) if cql_lagrange else None
         )
 
+    @property
+    def in_keys(self) -> list[NestedKey]:
+        """The core's entries (:attr:`EnsembleSACLoss.in_keys`), and ``mc_return`` when calibrated."""
+        keys = super().in_keys
+        if self.calibrate:
+            keys.append(unravel_key(self.tensor_keys.mc_return))
+        return keys
+
+    def _critic_out_keys(self) -> list[str]:
+        keys = [*super()._critic_out_keys(), "cql_alpha", "cql_penalty"]
+        if self.cql_lagrange:
+            keys.append("loss_cql_alpha")
+        return keys
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
-        """WSRL's groups, plus ``cql_alpha`` (the Lagrange multiplier) when it is learned."""
+        """The groups of :class:`EnsembleSACLoss`, plus ``cql_alpha`` (the Lagrange multiplier) when it is learned."""
         groups = super().parameter_groups()
         if self.cql_lagrange:
             groups["cql_alpha"] = [self.cql_alpha_raw]
@@ -98,8 +150,11 @@ class CalQLLoss(WSRLLoss):
         return draw_critic_subset(self.num_critics, self.cql_subsample_size, replace=self.subsample_replace, device=device)
 
     def critic_loss(self, tensordict: TensorDictBase) -> TensorDict:
+        """The TD loss plus ``w`` times the CQL regulariser (:meth:`EnsembleSACLoss.critic_loss`'s
+        entries, ``loss_qvalue`` regularised), and ``cql_alpha`` (w), ``cql_penalty`` (the
+        regulariser) and, with the Lagrange variant, ``loss_cql_alpha``: scalars."""
         observation = tensordict.get(self.tensor_keys.observation)
-        next_observation = tensordict.get(("next", self.tensor_keys.observation))
+        next_observation = tensordict.get(next_key(self.tensor_keys.observation))
         n = self.num_cql_actions
         # The proposals only probe the critics: no gradient reaches the actor through them.
         with torch.no_grad():
