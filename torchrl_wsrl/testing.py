@@ -49,3 +49,24 @@ def random_transitions(
         [batch_size],
         device=device,
     )
+
+
+def write_random_d4rl(path, num_rows: int, *, obs_dim: int = 11, action_dim: int = 3, episode_steps: int = 200, seed: int = 0):
+    """Write a D4RL-format HDF5 file of ``num_rows`` random transitions (Gaussian observations
+    and rewards, uniform actions in [-1, 1]), an episode ending every ``episode_steps`` rows
+    by a time limit and at the last row; returns its path."""
+    import numpy as np
+
+    from torchrl_wsrl.data import write_d4rl_hdf5
+
+    rng = np.random.default_rng(seed)
+    timeouts = (np.arange(num_rows) % episode_steps == episode_steps - 1) | (np.arange(num_rows) == num_rows - 1)
+    data = {
+        "observations": rng.normal(size=(num_rows, obs_dim)).astype(np.float32),
+        "actions": rng.uniform(-1, 1, size=(num_rows, action_dim)).astype(np.float32),
+        "rewards": rng.normal(size=num_rows).astype(np.float32),
+        "terminals": np.zeros(num_rows, bool),
+        "timeouts": timeouts,
+        "next_observations": rng.normal(size=(num_rows, obs_dim)).astype(np.float32),
+    }
+    return write_d4rl_hdf5(path, data)

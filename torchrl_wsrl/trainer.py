@@ -28,6 +28,7 @@ from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.envs.wrappers import RecordResetRNG
 from torchrl_wsrl.evaluation import evaluate
 from torchrl_wsrl.metrics import DivergenceError, IntervalMetrics, MetricsCSV, log_row, make_logger, q_bound
+from torchrl_wsrl.modules import SamplingPolicy
 from torchrl_wsrl.plotting import plot_run
 from torchrl_wsrl.replay import EpisodeMCReturns, as_transitions, make_replay_buffer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
@@ -291,7 +292,7 @@ class Trainer:
             # uninterrupted run's collector drew after the checkpoint's episode end.
             EnvRNGState(collector=env).load_state_dict({"collector": self.resumed["env_rng"]["collector"]})
         collector = make_collector(
-            env, self.actor, total_frames=t.online_steps - self._resumed_env_step(),
+            env, SamplingPolicy(self.actor), total_frames=t.online_steps - self._resumed_env_step(),
             random_frames=max(self.warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else 0,
             device=self.device,
         )

@@ -68,3 +68,25 @@ def test_actor_samples_in_bounds_and_is_deterministic_in_eval(state_dependent_st
     torch.testing.assert_close(d["action"], torch.tanh(d["loc"]))
     has_log_std = any("log_std" in name for name, _ in actor.named_parameters())
     assert has_log_std is not state_dependent_std
+
+
+def test_sampling_policy_draws_the_actors_actions():
+    """SamplingPolicy gives the actor's TanhNormal samples draw for draw (same seed, same
+    actions) and tanh(loc) under DETERMINISTIC, for saturating locs too."""
+    from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+    from torchrl_wsrl.modules import SamplingPolicy
+
+    for state_dependent_std in (True, False):
+        actor = make_actor(5, 2, (16, 16), state_dependent_std=state_dependent_std, head_gain=5.0)
+        policy = SamplingPolicy(actor)
+        obs = torch.randn(7, 5) * 3
+        for exploration in (ExplorationType.RANDOM, ExplorationType.DETERMINISTIC):
+            with set_exploration_type(exploration), torch.no_grad():
+                torch.manual_seed(1)
+                expected = actor(TensorDict({"observation": obs}, [7]))["action"]
+                torch.manual_seed(1)
+                got = policy(TensorDict({"observation": obs}, [7]))["action"]
+            torch.testing.assert_close(got, expected, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="make_actor"):
+        SamplingPolicy(torch.nn.Linear(2, 2))

@@ -56,7 +56,7 @@ from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
 from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
-from torchrl_wsrl.modules import make_actor
+from torchrl_wsrl.modules import SamplingPolicy, make_actor
 from torchrl_wsrl.rewards import unscale_reward
 from torchrl_wsrl.trainer import Trainer
 
@@ -261,7 +261,7 @@ def generate(
     """
     if policy_checkpoint is not None:
         actor = actor_from_checkpoint(policy_checkpoint, task)
-        steps = collect(task, actor, transitions, seed=seed, desc="rolling out the checkpoint")
+        steps = collect(task, SamplingPolicy(actor), transitions, seed=seed, desc="rolling out the checkpoint")
         return to_d4rl_arrays(steps)
     if behaviour == "random":
         return to_d4rl_arrays(collect(task, None, transitions, seed=seed, desc="uniform random"))
@@ -298,7 +298,7 @@ def generate(
         if behaviour == "medium-replay":
             return to_d4rl_arrays(run.transitions)
         desc = f"sampling the {behaviour} policy"
-        return to_d4rl_arrays(collect(task, run.actor, transitions, seed=seed + 1, desc=desc))
+        return to_d4rl_arrays(collect(task, SamplingPolicy(run.actor), transitions, seed=seed + 1, desc=desc))
     if behaviour == "medium-expert":
         halves = [
             generate(

@@ -1,0 +1,154 @@
+"""End-to-end throughput: the trainer's own phases, timed around their update blocks.
+
+- ``online``: the online phase of :class:`~torchrl_wsrl.trainer.Trainer` (collector step with
+  the sampling policy, MuJoCo ``Hopper-v5`` step, transitions written to the replay buffer, a
+  batch sampled, one UTD block per env step), ``algo=sac_scratch`` so that no pre-training runs
+  (the same online update as ``wsrl``: 10 critics, UTD 4, min over 2 drawn target critics).
+  Reported: env steps per second after the warmup, the share of each env step spent outside
+  the update block, and the host time per env step outside it. Evaluations are timed apart
+  and left out.
+- ``online-host``: the same loop with the update block replaced by a no-op returning the
+  block's metrics (tiny networks): the host work of one env step alone (policy forward, MuJoCo
+  step, collector, buffer write and sample, metric bookkeeping).
+- ``pretrain``: pre-training gradient steps per second, replay sampling included
+  (:meth:`Trainer.pretrain`, Cal-QL / CQL with the BC warm start off).
+
+Sizes: ``paper`` (10 critics 2x256, actor 2x256, online batch 1024 at UTD 4, CQL batch 256 with
+3 x 10 proposals) and ``cpu`` (the default profile's: 128x128, batch 256, 3 x 4 proposals).
+"""
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from common import QUICK, THREADS
+from torchrl_wsrl.agent import make_loss
+from torchrl_wsrl.conf import compose_config
+from torchrl_wsrl.testing import write_random_d4rl
+from torchrl_wsrl.trainer import Trainer
+
+ONLINE_STEPS = 40 if QUICK else 300  # env steps timed after the warmup
+PRETRAIN_STEPS = 5 if QUICK else 100
+SIZES = {
+    "paper": ["profile=paper"],
+    "cpu": ["profile=default"],
+    "tiny": ["profile=default", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]"],
+}
+if QUICK:
+    SIZES = {name: SIZES["tiny"] for name in SIZES}
+
+
+class TimedCalls:
+    """Wraps a callable and sums the wall time of its calls (``skip``: return ``result`` of
+    the first real call instead of calling again, a no-op with the same outputs)."""
+
+    def __init__(self, fn, *, skip: bool = False):
+        self.fn, self.skip, self.seconds, self.calls, self.result = fn, skip, 0.0, 0, None
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        if self.result is None or not self.skip:
+            self.result = self.fn(*args, **kwargs)
+        self.seconds += time.perf_counter() - start
+        self.calls += 1
+        return self.result
+
+
+def timed_trainer(overrides: list[str], run_dir, *, skip_update: bool = False) -> tuple[Trainer, dict]:
+    """A trainer whose update steps and evaluations are timed (``timers["update"]``,
+    ``timers["evaluate"]``)."""
+    trainer = Trainer(compose_config([*overrides, f"threads={THREADS}", "logger=csv"]), run_dir)
+    timers = {"evaluate": TimedCalls(trainer._evaluate)}
+    trainer._evaluate = timers["evaluate"]
+    build = trainer._update_step
+
+    def build_timed(*args, **kwargs):
+        timers["update"] = TimedCalls(build(*args, **kwargs), skip=skip_update)
+        return timers["update"]
+
+    trainer._update_step = build_timed
+    return trainer, timers
+
+
+def online_overrides(size: str) -> list[str]:
+    return [
+        *SIZES[size], "algo=sac_scratch", "train.warmup_steps=0", "train.eval_episodes=1", "train.buffer_capacity=20000",
+        f"train.eval_every={10**9}", f"checkpoint.online_every={10**9}",
+    ]
+
+
+def run_online(overrides: list[str], online_steps: int, run_dir, *, skip_update: bool) -> tuple[float, float]:
+    """Wall time of the online phase of ``online_steps`` env steps, evaluations left out, and
+    the time spent in its update blocks."""
+    trainer, timers = timed_trainer([*overrides, f"train.online_steps={online_steps}"], run_dir, skip_update=skip_update)
+    loss = make_loss(trainer.cfg, trainer.task, trainer.actor, trainer.critic, regularized=False).to(trainer.device)
+    tic = time.perf_counter()
+    trainer.online(loss, trainer._optimizers(loss))
+    return time.perf_counter() - tic - timers["evaluate"].seconds, timers["update"].seconds
+
+
+def per_env_step(size: str, tmp_path, *, skip_update: bool) -> tuple[float, float]:
+    """Steady-state milliseconds per online env step, ``(outside the update block, in it)``:
+    the difference of two runs, ``ONLINE_STEPS`` env steps apart, both past the first update
+    (start-up, buffer allocation and the last evaluation cancel out)."""
+    overrides = online_overrides(size)
+    start = compose_config(overrides).train.online_batch_size + 10  # updates start at one batch
+    runs = [run_online(overrides, start + n, tmp_path / f"run{n}", skip_update=skip_update) for n in (0, ONLINE_STEPS)]
+    (wall_0, update_0), (wall_1, update_1) = runs
+    update_ms = 1e3 * (update_1 - update_0) / ONLINE_STEPS
+    return 1e3 * (wall_1 - wall_0) / ONLINE_STEPS - update_ms, update_ms
+
+
+@pytest.mark.parametrize("size", ["paper", "cpu"])
+def test_online_phase(benchmark, size, tmp_path):
+    """Env steps per second of the online phase, and the share of time outside the update
+    block (the update block is timed around each call; evaluations excluded)."""
+    benchmark.group = "end to end: online phase"
+    result = []
+    benchmark.pedantic(lambda: result.append(per_env_step(size, tmp_path, skip_update=False)), rounds=1, iterations=1)
+    host_ms, update_ms = result[0]
+    benchmark.extra_info.update(
+        env_steps_per_s=1e3 / (host_ms + update_ms),
+        update_ms_per_env_step=update_ms,
+        host_ms_per_env_step=host_ms,
+        share_outside_update=host_ms / (host_ms + update_ms),
+    )
+
+
+def test_online_host_work(benchmark, tmp_path):
+    """The host work of one online env step without the update: tiny networks, the update
+    block replaced by a no-op returning its metrics (one real call first)."""
+    benchmark.group = "end to end: online phase"
+    result = []
+    benchmark.pedantic(lambda: result.append(per_env_step("tiny", tmp_path, skip_update=True)), rounds=1, iterations=1)
+    benchmark.extra_info.update(host_ms_per_env_step=result[0][0])
+
+
+@pytest.mark.parametrize("size", ["paper", "cpu"])
+def test_pretraining(benchmark, size, tmp_path):
+    """Gradient steps per second of pre-training, replay sampling and metric bookkeeping
+    included (evaluations excluded), and the share of time outside the update."""
+    benchmark.group = "end to end: pre-training"
+    dataset = write_random_d4rl(tmp_path / "hopper.hdf5", 20_000 if not QUICK else 500, obs_dim=11, action_dim=3)
+    result = {}
+
+    def run():
+        overrides = [
+            *SIZES[size], "algo=wsrl", f"dataset_path={dataset}", f"train.pretrain_steps={PRETRAIN_STEPS}", "train.bc_steps=0",
+            f"train.pretrain_eval_every={10**9}", "train.eval_episodes=1", f"checkpoint.pretrain_every={10**9}",
+        ]
+        trainer, timers = timed_trainer(overrides, tmp_path / f"run{len(list(tmp_path.iterdir()))}")
+        timers["checkpoint"] = trainer._save_checkpoint = TimedCalls(trainer._save_checkpoint)
+        tic = time.perf_counter()
+        trainer.pretrain(trainer.pre_loss, trainer.pre_optimizers)
+        apart = timers["evaluate"].seconds + timers["checkpoint"].seconds  # the last step's
+        result.update(wall_s=time.perf_counter() - tic - apart, update_s=timers["update"].seconds)
+
+    benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(
+        grad_steps_per_s=PRETRAIN_STEPS / result["wall_s"],
+        update_ms=1e3 * result["update_s"] / PRETRAIN_STEPS,
+        share_outside_update=1 - result["update_s"] / result["wall_s"],
+    )
