@@ -5,6 +5,8 @@ Environment:
     BENCH_THREADS: intra-op CPU threads (default 2, the cores of the reference machine).
     BENCH_QUICK: ``1`` runs every benchmark on tiny shapes with 2 rounds, to check that the files
         work (CI); its figures mean nothing.
+    BENCH_ROUNDS: ``N`` runs every benchmark at its full shapes with N rounds after 1 warm-up
+        round: a short check of a full-size run (its figures are noisier).
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 QUICK = os.environ.get("BENCH_QUICK", "0") == "1"
+ROUNDS = int(os.environ["BENCH_ROUNDS"]) if "BENCH_ROUNDS" in os.environ else None
 DEVICE = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 NUM_CRITICS = 10
@@ -113,6 +116,8 @@ def run_benchmark(benchmark, fn, *, rounds: int, warmup_rounds: int = 2) -> None
     benchmark.extra_info["first_call_s"] = round(time.perf_counter() - start, 3)
     if QUICK:
         rounds, warmup_rounds = 2, 1
+    elif ROUNDS is not None:
+        rounds, warmup_rounds = ROUNDS, 1
     benchmark.pedantic(call, rounds=rounds, warmup_rounds=warmup_rounds, iterations=1)
     benchmark.extra_info["load_average_1min"] = os.getloadavg()[0]
 

@@ -50,7 +50,12 @@ def add_per_flop_figures(benches: list[dict]) -> None:
 
 def time_table(group: str, benches: list[dict]) -> list[str]:
     eager = next((b["stats"]["median"] for b in benches if variant(b) == "eager"), None)
-    lines = [f"**{group}**", "", "| variant | median (ms) | vs eager | rounds | first call (s) | load (1 min) |", "|---|---:|---:|---:|---:|---:|"]
+    lines = [
+        f"**{group}**",
+        "",
+        "| variant | median (ms) | vs eager | rounds | first call (s) | load (1 min) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for bench in sorted(benches, key=lambda b: b["stats"]["median"]):
         median = bench["stats"]["median"]
         ratio = f"{median / eager:.2f}" if eager else "-"
@@ -69,7 +74,9 @@ def peer_table(group: str, benches: list[dict]) -> list[str]:
     lines = [
         f"**{group}**",
         "",
-        "| variant | median (ms) | matmul GFLOP | GFLOP/s | " + " | ".join(f"{o} / this, per FLOP" for o in ours) + " | rounds | load (1 min) |",
+        "| variant | median (ms) | matmul GFLOP | GFLOP/s | "
+        + " | ".join(f"{o} / this, per FLOP" for o in ours)
+        + " | rounds | load (1 min) |",
         "|---|" + "---:|" * (5 + len(ours)),
     ]
     for bench in sorted(benches, key=lambda b: b["stats"]["median"]):
@@ -77,7 +84,8 @@ def peer_table(group: str, benches: list[dict]) -> list[str]:
         ratios = " | ".join(f"{extra['per_flop_ours_over_this'][o]:.2f}" for o in ours)
         lines.append(
             f"| {variant(bench)} | {bench['stats']['median'] * 1e3:.1f} | {extra['matmul_flop'] / 1e9:.2f} | "
-            f"{extra['gflop_per_s']:.1f} | {ratios} | {bench['stats']['rounds']} | {extra.get('load_average_1min', float('nan')):.2f} |"
+            f"{extra['gflop_per_s']:.1f} | {ratios} | {bench['stats']['rounds']} | "
+            f"{extra.get('load_average_1min', float('nan')):.2f} |"
         )
     return lines
 
@@ -99,7 +107,7 @@ def render(report: dict) -> str:
     lines = [
         f"Machine: {info.get('cpu_model')} ({report['machine_info'].get('cpu', {}).get('count', '?')} CPUs), "
         f"GPU: {info.get('gpu') or 'none'}; torch {info.get('torch')}, torchrl {info.get('torchrl')}, "
-        f"tensordict {info.get('tensordict')}, d3rlpy {info.get('d3rlpy') or 'not installed'}; threads {info.get('threads')}; TF32 {'on' if info.get('tf32') else 'off'}; "
+        f"tensordict {info.get('tensordict')}{', d3rlpy ' + info['d3rlpy'] if info.get('d3rlpy') else ''}; threads {info.get('threads')}; TF32 {'on' if info.get('tf32') else 'off'}; "
         f"load average at the end {tuple(round(x, 2) for x in info.get('load_average_at_end', ()))}.",
         "",
     ]

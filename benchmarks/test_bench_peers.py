@@ -63,7 +63,6 @@ from common import (
     NUM_CRITICS,
     MEASURED,
     QUICK,
-    UTD_RATIO,
     Evaluation,
     ExecutedMatmulFlops,
     make_batch,
@@ -79,7 +78,7 @@ OBS, ACT = HOPPER
 CRITIC = (OBS + ACT, *HIDDEN, 1)
 ACTOR = (OBS, *HIDDEN, 2 * ACT)  # loc and scale heads
 D3RLPY_DEVICE = "cuda:0" if DEVICE.type == "cuda" else "cpu:0"
-ROUNDS = {"single": 15, "calql": 5, "online": 15}
+BLOCK_ROUNDS = {"single": 15, "calql": 5, "online": 15}
 REDQ_SUBSAMPLE = 2  # target critics drawn per TD target, as WSRLLoss's default
 
 
@@ -291,14 +290,12 @@ def test_peer_update(benchmark, request, block, variant):
     call, evaluations = VARIANTS[block][variant]()
     benchmark.group = f"vs peers, {GROUPS[block]}"
     benchmark.extra_info["matmul_flop"] = matmul_flops(evaluations)
-    run_benchmark(benchmark, call, rounds=ROUNDS[block], warmup_rounds=5)
+    run_benchmark(benchmark, call, rounds=BLOCK_ROUNDS[block], warmup_rounds=5)
     if benchmark.stats:  # None under --benchmark-disable
         request.config.stash.setdefault(MEASURED, []).append(benchmark.stats)
 
 
-@pytest.mark.parametrize(
-    "block, variant", [(block, variant) for block, variants in VARIANTS.items() for variant in variants if "compiled" not in variant]
-)
+@pytest.mark.parametrize("block, variant", [case.values for case in CASES if "compiled" not in case.values[1]])
 def test_counted_flops(block, variant):
     """The counted matmul FLOPs are those torch executes, for ours (the first layer's input
     gradient included where it is computed); a peer executes at least as many (more where it
