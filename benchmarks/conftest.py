@@ -1,6 +1,9 @@
 """Settings of the benchmark runs (``pytest benchmarks``; the default test run collects only
 ``tests/``): CPU threads, IEEE float32 (TF32 off unless ``BENCH_TF32=1``), and what the JSON
-report records about the machine. Environment variables: see common.py."""
+report records about the machine, and the per-FLOP summary of ``test_bench_peers.py`` (printed
+at the end of the run, and written into the JSON report's ``extra_info``). Environment
+variables: see common.py."""
+import importlib.metadata
 import os
 import platform
 import subprocess
@@ -10,7 +13,8 @@ import torch
 import torch._dynamo
 import torch._inductor.config
 
-from common import QUICK, THREADS
+from common import MEASURED, QUICK, THREADS
+from report import add_per_flop_figures, tables
 from torchrl_wsrl.runtime import set_tf32, tf32_enabled
 
 torch.set_num_threads(THREADS)
@@ -28,6 +32,13 @@ def _cpu_model() -> str:
     return next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "")
 
 
+def _version(package: str) -> str | None:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
 def pytest_benchmark_update_machine_info(config, machine_info):
     import tensordict
     import torchrl
@@ -38,6 +49,7 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "torch": torch.__version__,
         "torchrl": torchrl.__version__,
         "tensordict": tensordict.__version__,
+        "d3rlpy": _version("d3rlpy"),
         "threads": torch.get_num_threads(),
         "tf32": tf32_enabled(),
         "quick": QUICK,
@@ -45,6 +57,18 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},
         "load_average_at_end": os.getloadavg(),
     }
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    add_per_flop_figures(output_json["benchmarks"])
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, config):
+    measured = config.stash.get(MEASURED, [])
+    if measured:
+        terminalreporter.write_sep("-", "matmul work per second, ours and peers (test_bench_peers.py)")
+        terminalreporter.write_line("\n".join(tables([stats.as_dict(include_data=False) for stats in measured])))
 
 
 @pytest.fixture(autouse=True)
