@@ -86,6 +86,13 @@ BAD = {
     ),
     "abstract_task_group": (["task=_locomotion"], ["task.name=null", "task=_locomotion", "hopper-medium", "antmaze-umaze"]),
     "unknown_task": (["task.name=hopper-mediun"], ["task.name='hopper-mediun'", "closest: hopper-medium"]),
+    "network_without_the_domain": (
+        ["task=kitchen-mixed", "~network.kitchen"], ["network.kitchen: missing", "no entry for the domain 'kitchen'", "task=kitchen-mixed"]
+    ),
+    "critic_hidden_empty": (["network.locomotion.critic_hidden=[]"], ["network.locomotion.critic_hidden=[]", "non-empty list"]),
+    "actor_hidden_zero_width": (["network.locomotion.actor_hidden=[64,0]"], ["network.locomotion.actor_hidden=[64, 0]", "positive integers"]),
+    "critic_hidden_not_a_list": (["network.locomotion.critic_hidden=256"], ["network.locomotion.critic_hidden=256", "list of positive"]),
+    "actor_hidden_missing": (["~network.locomotion.actor_hidden"], ["network.locomotion.actor_hidden: missing from the config"]),
     "checkpoint_ignored_by_sac_scratch": (
         ["algo=sac_scratch", "pretrained_checkpoint='{checkpoint}'"], ["pretrained_checkpoint='{checkpoint}'", "algo=sac_scratch", "ignored"]
     ),
