@@ -192,6 +192,16 @@ def test_missing_keys_are_reported_not_raised():
     assert "algo.pretrain: missing" in message and "algo.offline_ratio: missing" in message
 
 
+def test_a_config_without_network_sizes_is_reported_once():
+    """The config.yaml of a run started before the network group existed has none."""
+    cfg = _compose()
+    with open_dict(cfg):
+        del cfg["network"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert info.value.problems == ["network: missing from the config"]
+
+
 def test_interpolation_errors_are_reported_not_raised():
     cfg = _compose()
     OmegaConf.update(cfg, "train.pretrain_steps", "${task.no_such_key}")

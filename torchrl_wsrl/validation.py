@@ -292,6 +292,8 @@ def _check_network(c: _Checks) -> None:
     if name not in list_tasks():  # _check_task reports it
         return
     domain = get_task(name).domain
+    if c.raw("network") is _ABSENT:  # reported: "network: missing from the config"
+        return
     if c.raw(f"network.{domain}", required=False) is _ABSENT:
         option = _hydra_choice(c.cfg, "network")
         chosen = f"network={option}" if option else "the network option"

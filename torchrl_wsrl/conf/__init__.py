@@ -5,8 +5,9 @@ task of :mod:`torchrl_wsrl.envs.registry`: ``task=NAME`` composes the settings o
 domain (``task/_<domain>.yaml``) and the task's name. The registry is the one list of tasks and
 of their domains, so a registered task is a ``task=`` option and a ``task=`` option a
 registered task by construction; the yaml files hold only what is set per domain.
-``initialize_config_module("torchrl_wsrl.conf")`` imports this package before it composes
-anything; ``torchrl_wsrl.train`` imports it for its ``hydra.main``.
+Hydra imports this package when it reads ``config.yaml`` from it by module name
+(``initialize_config_module("torchrl_wsrl.conf")``), before it looks for the task;
+``torchrl_wsrl.train`` imports it for its ``hydra.main``, which reads the files by path.
 """
 from hydra.core.config_store import ConfigStore
 
