@@ -34,7 +34,7 @@ PRETRAIN_STEPS = 5 if QUICK else 100
 SIZES = {
     "paper": ["profile=paper"],
     "cpu": ["profile=default"],
-    "tiny": ["profile=default", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]"],
+    "tiny": ["profile=default", "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]"],
 }
 if QUICK:
     SIZES = {name: SIZES["tiny"] for name in SIZES}

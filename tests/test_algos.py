@@ -67,7 +67,7 @@ def test_rlpd_runs_end_to_end(tmp_path):
     cfg = _compose(
         "algo=rlpd", "profile=smoke", f"dataset_path={_tiny_hopper_dataset(tmp_path / 'hopper.hdf5')}",
         "train.pretrain_steps=20", "train.online_steps=60", "train.warmup_steps=20", "train.eval_every=30",
-        "train.online_batch_size=32", "train.eval_episodes=1", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
+        "train.online_batch_size=32", "train.eval_episodes=1", "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]", "agent.num_critics=4",
         f"runs_root={tmp_path}",
     )
     run_dir = tmp_path / "run"
@@ -105,8 +105,8 @@ def test_max_target_backup_is_a_setting_of_each_phase(task, online_backup):
     from torchrl_wsrl.agent import make_critic, make_loss, make_policy
     from torchrl_wsrl.envs import get_task
 
-    cfg = _compose(f"task={task}", "agent.num_critics=2", "task.critic_hidden=[8]", "task.actor_hidden=[8]")
     spec = get_task(task)
+    cfg = _compose(f"task={task}", "agent.num_critics=2", f"network.{spec.domain}.critic_hidden=[8]", f"network.{spec.domain}.actor_hidden=[8]")
     losses = {
         regularized: make_loss(cfg, spec, make_policy(cfg, spec), make_critic(cfg, spec), regularized=regularized)
         for regularized in (True, False)

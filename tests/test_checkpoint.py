@@ -19,8 +19,8 @@ from torchrl_wsrl.update import make_optimizers
 TINY = [
     "train.pretrain_steps=20", "train.bc_steps=10", "train.pretrain_eval_every=10", "train.online_steps=60",
     "train.warmup_steps=20", "train.eval_every=30", "train.eval_episodes=1", "train.batch_size=32",
-    "train.online_batch_size=32", "train.diagnostic_batch_size=16", "task.critic_hidden=[16,16]",
-    "task.actor_hidden=[16,16]", "agent.num_critics=4", "task.cql.num_actions=2", "threads=1",
+    "train.online_batch_size=32", "train.diagnostic_batch_size=16", "network.locomotion.critic_hidden=[16,16]",
+    "network.locomotion.actor_hidden=[16,16]", "agent.num_critics=4", "task.cql.num_actions=2", "threads=1",
     "checkpoint.pretrain_every=5", "checkpoint.online_every=10",
 ]
 
@@ -117,9 +117,9 @@ def test_checkpoints_that_do_not_fit_are_refused(tmp_path, saved, corrupt, messa
 @pytest.mark.parametrize(
     "networks, message",
     [
-        (["task.critic_hidden=[16,16,16]"], "missing.*unexpected|other layer counts"),  # deeper critic
-        (["task.critic_hidden=[16]"], "unexpected"),  # shallower critic
-        (["task.critic_hidden=[32,32]"], "shape"),  # wider critic
+        (["network.locomotion.critic_hidden=[16,16,16]"], "missing.*unexpected|other layer counts"),  # deeper critic
+        (["network.locomotion.critic_hidden=[16]"], "unexpected"),  # shallower critic
+        (["network.locomotion.critic_hidden=[32,32]"], "shape"),  # wider critic
         (["agent.num_critics=2"], "shape"),
     ],
 )

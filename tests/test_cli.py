@@ -2,6 +2,11 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+import torchrl_wsrl
 
 
 def train(*overrides):
@@ -23,6 +28,15 @@ def test_an_abstract_task_is_named(tmp_path):
     out = train("task=_locomotion", f"runs_root={tmp_path}")
     assert out.returncode != 0 and "task=_locomotion names no task" in out.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_hydra_flags_see_the_registered_tasks():
+    """Hydra's own flags (--cfg, --help) skip preflight: hydra.main itself stores the task group
+    (a task of the registry, the network entry of its domain in profile=default's option)."""
+    out = train("task=pen-binary", "--cfg", "job", "-p", "network.adroit")
+    assert out.returncode == 0, out.stderr
+    cpu = OmegaConf.load(Path(torchrl_wsrl.__file__).parent / "conf" / "network" / "cpu.yaml")
+    assert OmegaConf.create(out.stdout) == cpu.adroit
 
 
 def test_an_existing_run_directory_is_left_as_it_is(tmp_path):

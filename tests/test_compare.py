@@ -34,7 +34,7 @@ def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
     overrides = [
         "profile=smoke", f"dataset_path={tiny_hopper_dataset}", "train.pretrain_steps=10", "train.bc_steps=5",
         "train.pretrain_eval_every=10", "train.online_steps=40", "train.warmup_steps=10", "train.eval_every=20",
-        "train.eval_episodes=1", "train.online_batch_size=16", "task.critic_hidden=[8]", "task.actor_hidden=[8]",
+        "train.eval_episodes=1", "train.online_batch_size=16", "network.locomotion.critic_hidden=[8]", "network.locomotion.actor_hidden=[8]",
         "agent.num_critics=2",
     ]
     main(["--seeds", "2", "--algos", "wsrl,wsrl_no_warmup", "--jobs", "1", "--out", str(out),

@@ -14,7 +14,7 @@ import pytest
 from hydra import compose, initialize_config_module
 
 from torchrl_wsrl.data.generate import main as generate_main
-from torchrl_wsrl.envs import list_tasks
+from torchrl_wsrl.envs import get_task, list_tasks
 from torchrl_wsrl.trainer import Trainer
 from torchrl_wsrl.testing import task_params
 
@@ -30,8 +30,6 @@ SHRINK = [
     "train.warmup_steps=20",
     "train.eval_every=30",
     "train.eval_episodes=1",
-    "task.critic_hidden=[16,16]",
-    "task.actor_hidden=[16,16]",
     "agent.num_critics=4",
 ]
 
@@ -47,7 +45,11 @@ def run_task(name: str, tmp_path) -> None:
     generate_main(
         ["--task", name, "--behaviour", "random", "--transitions", "300", "--out", str(dataset)]
     )
-    overrides = [f"task={name}", f"dataset_path={dataset}", f"runs_root={tmp_path}", *SHRINK]
+    domain = get_task(name).domain
+    overrides = [
+        f"task={name}", f"dataset_path={dataset}", f"runs_root={tmp_path}", *SHRINK,
+        f"network.{domain}.critic_hidden=[16,16]", f"network.{domain}.actor_hidden=[16,16]",
+    ]
     with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
         cfg = compose("config", overrides=overrides)
     run_dir = tmp_path / "run"

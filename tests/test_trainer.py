@@ -16,7 +16,7 @@ from torchrl_wsrl.update import UpdateStep, make_optimizers
 TINY = [
     "train.pretrain_steps=20", "train.bc_steps=10", "train.pretrain_eval_every=10", "train.online_steps=60", "train.warmup_steps=20",
     "train.eval_every=30", "train.eval_episodes=1", "train.batch_size=32", "train.online_batch_size=32",
-    "train.diagnostic_batch_size=16", "task.critic_hidden=[16,16]", "task.actor_hidden=[16,16]", "agent.num_critics=4",
+    "train.diagnostic_batch_size=16", "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]", "agent.num_critics=4",
     "task.cql.num_actions=2", "threads=1",
 ]
 

@@ -88,6 +88,13 @@ BAD = {
     ),
     "abstract_task_group": (["task=_locomotion"], ["task.name=null", "task=_locomotion", "hopper-medium", "antmaze-umaze"]),
     "unknown_task": (["task.name=hopper-mediun"], ["task.name='hopper-mediun'", "closest: hopper-medium"]),
+    "network_without_the_domain": (
+        ["task=kitchen-mixed", "~network.kitchen"], ["network.kitchen: missing", "no entry for the domain 'kitchen'", "task=kitchen-mixed"]
+    ),
+    "critic_hidden_empty": (["network.locomotion.critic_hidden=[]"], ["network.locomotion.critic_hidden=[]", "non-empty list"]),
+    "actor_hidden_zero_width": (["network.locomotion.actor_hidden=[64,0]"], ["network.locomotion.actor_hidden=[64, 0]", "positive integers"]),
+    "critic_hidden_not_a_list": (["network.locomotion.critic_hidden=256"], ["network.locomotion.critic_hidden=256", "list of positive"]),
+    "actor_hidden_missing": (["~network.locomotion.actor_hidden"], ["network.locomotion.actor_hidden: missing from the config"]),
     "checkpoint_ignored_by_sac_scratch": (
         ["algo=sac_scratch", "pretrained_checkpoint='{checkpoint}'"], ["pretrained_checkpoint='{checkpoint}'", "algo=sac_scratch", "ignored"]
     ),
@@ -185,6 +192,16 @@ def test_missing_keys_are_reported_not_raised():
     message = str(info.value)
     assert "train.eval_every: missing" in message
     assert "algo.pretrain: missing" in message and "algo.offline_ratio: missing" in message
+
+
+def test_a_config_without_network_sizes_is_reported_once():
+    """The config.yaml of a run started before the network group existed has none."""
+    cfg = _compose()
+    with open_dict(cfg):
+        del cfg["network"]
+    with pytest.raises(ConfigError) as info:
+        validate_config(cfg)
+    assert info.value.problems == ["network: missing from the config"]
 
 
 def test_interpolation_errors_are_reported_not_raised():

@@ -17,22 +17,39 @@ POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
 POLICY_OPTIMIZERS = ("actor", "alpha")
 
 
+def network_sizes(cfg: DictConfig, task: Task) -> DictConfig:
+    """The hidden layer widths of this run's networks: ``cfg.network[task.domain]``, the entry of
+    the task's domain in the chosen ``network`` option (``conf/network/<option>.yaml``), with
+    ``critic_hidden`` (each critic of the ensemble) and ``actor_hidden``, lists of widths.
+
+    Raises:
+        omegaconf.errors.ConfigKeyError: the option has no entry for the domain;
+        omegaconf.errors.ConfigAttributeError: the config has no ``network`` (one written
+            before the group existed). :func:`~torchrl_wsrl.validation.validate_config`
+            reports either before any work.
+    """
+    return cfg.network[task.domain]
+
+
 def make_critic(cfg: DictConfig, task: Task) -> EnsembleQCritic:
-    """The critic ensemble: ``cfg.agent.num_critics`` critics of ``cfg.task.critic_hidden``."""
+    """The critic ensemble: ``cfg.agent.num_critics`` critics of
+    :func:`network_sizes`' ``critic_hidden``."""
     return EnsembleQCritic(
         task.obs_dim,
         task.action_dim,
         num_critics=cfg.agent.num_critics,
-        hidden_sizes=tuple(cfg.task.critic_hidden),
+        hidden_sizes=tuple(network_sizes(cfg, task).critic_hidden),
         backend=cfg.critic.backend,
     )
 
 
 def make_policy(cfg: DictConfig, task: Task):
+    """The tanh-Gaussian actor of :func:`network_sizes`' ``actor_hidden``, its standard
+    deviation state-dependent or not as the domain's ``cfg.task.state_dependent_std``."""
     return make_actor(
         task.obs_dim,
         task.action_dim,
-        tuple(cfg.task.actor_hidden),
+        tuple(network_sizes(cfg, task).actor_hidden),
         state_dependent_std=cfg.task.state_dependent_std,
     )
 

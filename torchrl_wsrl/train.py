@@ -22,6 +22,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+import torchrl_wsrl.conf  # noqa: F401  stores the task group for hydra.main (its file:// search path imports nothing)
 from torchrl_wsrl.checkpoint import CheckpointMismatchError
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError

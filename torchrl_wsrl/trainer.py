@@ -20,7 +20,9 @@ from torchrl.checkpoint import GlobalRNGState
 from torchrl.data import LazyTensorStorage, ReplayBuffer
 from tqdm.auto import tqdm
 
-from torchrl_wsrl.agent import agent_state, load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
+from torchrl_wsrl.agent import (
+    agent_state, load_checkpoint, make_critic, make_loss, make_policy, network_sizes, restore, save_checkpoint,
+)
 from torchrl_wsrl.checkpoint import EnvRNGState, ReplayState, RunCheckpoints, check_agent_state
 from torchrl_wsrl.collectors import make_collector
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset, sparse_failure_reward
@@ -207,7 +209,7 @@ class Trainer:
             "elapsed_s": time.perf_counter() - self.start, "max_abs_reward": self.max_abs_reward.item(),
             "summary": {k: v for k, v in self.summary.__dict__.items() if k != "wall_times_s"},
         }
-        networks = {k: OmegaConf.to_container(self.cfg.task[k]) for k in ("actor_hidden", "critic_hidden")}
+        networks = OmegaConf.to_container(network_sizes(self.cfg, self.task), resolve=True)
         position = grad_step if phase == "pretrain" else self.cfg.train.pretrain_steps + env_step
         self.checkpoints.save(
             position, loss=loss, optimizers=optimizers, replay=replay, envs=envs, progress=progress, interval=self.interval,

@@ -80,7 +80,8 @@ LOGGERS = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # logge
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 # Task keys the profiles override, ignored when guessing which abstract task group was chosen.
-_PROFILE_TASK_KEYS = {"critic_hidden", "actor_hidden", "cql.num_actions"}
+_PROFILE_TASK_KEYS = {"cql.num_actions"}
+NETWORK_KEYS = ("critic_hidden", "actor_hidden")  # of each domain's entry in a network option
 _TASK_CONF = Path(__file__).resolve().parent / "conf" / "task"
 
 
@@ -232,17 +233,24 @@ class _Checks:
 
 
 # -- the checks ---------------------------------------------------------------------------------
-def _task_group(cfg: DictConfig) -> str | None:
-    """The task group the run chose: hydra's record of it if there is one, else the abstract
-    ``_domain`` group whose every setting (but those the profiles override) ``cfg.task`` has."""
-    choice = OmegaConf.select(cfg, "hydra.runtime.choices.task", default=None, throw_on_resolution_failure=False)
+def _hydra_choice(cfg: DictConfig, group: str) -> str | None:
+    """The option of ``group`` the run chose, as hydra recorded it (in ``cfg.hydra`` or in the
+    running app's HydraConfig); ``None`` where neither holds it (a config composed without)."""
+    choice = OmegaConf.select(cfg, f"hydra.runtime.choices.{group}", default=None, throw_on_resolution_failure=False)
     if choice is None:
         from hydra.core.hydra_config import HydraConfig
 
         if HydraConfig.initialized():
-            choice = HydraConfig.get().runtime.choices.get("task")
+            choice = HydraConfig.get().runtime.choices.get(group)
+    return None if choice is None else str(choice)
+
+
+def _task_group(cfg: DictConfig) -> str | None:
+    """The task group the run chose: hydra's record of it if there is one, else the abstract
+    ``_domain`` group whose every setting (but those the profiles override) ``cfg.task`` has."""
+    choice = _hydra_choice(cfg, "task")
     if choice is not None:
-        return str(choice)
+        return choice
 
     def leaves(node, prefix=""):
         for k, v in node.items():
@@ -277,6 +285,35 @@ def _check_task(c: _Checks) -> None:
         close = difflib.get_close_matches(str(name), known, n=5, cutoff=0.5)
         hint = f"closest: {', '.join(close)}" if close else f"registered tasks: {', '.join(known)}"
         c.problem("task.name", name, f"not a registered task; {hint}")
+
+
+def _check_network(c: _Checks) -> None:
+    """``network.<domain>`` of a registered task: the chosen network option has an entry for the
+    task's domain, its ``critic_hidden`` and ``actor_hidden`` non-empty lists of positive
+    integers (hidden layer widths)."""
+    from torchrl_wsrl.envs.registry import get_task, list_tasks
+
+    name = c.raw("task.name", required=False)
+    if name not in list_tasks():  # _check_task reports it
+        return
+    domain = get_task(name).domain
+    if c.raw("network") is _ABSENT:  # reported: "network: missing from the config"
+        return
+    if c.raw(f"network.{domain}", required=False) is _ABSENT:
+        option = _hydra_choice(c.cfg, "network")
+        chosen = f"network={option}" if option else "the network option"
+        c.problems.append(
+            f"network.{domain}: missing: {chosen} has no entry for the domain {domain!r} of task={name} "
+            f"(conf/network/*.yaml: one entry per domain, with {' and '.join(NETWORK_KEYS)})"
+        )
+        c.reported.add(f"network.{domain}")
+        return
+    for key in NETWORK_KEYS:
+        widths = c.raw(f"network.{domain}.{key}")
+        if widths is not _ABSENT and not (
+            isinstance(widths, ListConfig) and len(widths) and all(_is_int(w) and w > 0 for w in widths)
+        ):
+            c.problem(f"network.{domain}.{key}", widths, "must be a non-empty list of positive integers (hidden layer widths)")
 
 
 def _check_types(c: _Checks) -> None:
@@ -419,7 +456,7 @@ def _check_run_management(c: _Checks) -> None:
             c.problem("resume", resume, f"not a run directory: it holds no {' and no '.join(missing)}")
 
 
-CHECKS = (_check_task, _check_types, _check_batches, _check_phases, _check_inputs, _check_device, _check_run_management)
+CHECKS = (_check_task, _check_network, _check_types, _check_batches, _check_phases, _check_inputs, _check_device, _check_run_management)
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -429,6 +466,8 @@ def validate_config(cfg: DictConfig) -> None:
 
     - ``task.name`` is set (an abstract domain group such as ``task=_locomotion`` sets none) and
       registered in :mod:`torchrl_wsrl.envs.registry`;
+    - the ``network`` option has an entry for the task's domain (``network.<domain>``), whose
+      ``critic_hidden`` and ``actor_hidden`` are non-empty lists of positive integers;
     - counts are integers (not booleans, floats or strings): the batch sizes, ``utd_ratio``,
       evaluation periods and episodes, buffer capacity, ``agent.num_critics`` /
       ``subsample_size``, ``task.cql.num_actions`` >= 1; the step counts and ``seed`` >= 0;

@@ -1,9 +1,33 @@
-"""Hydra configs of torchrl_wsrl.train (a package so that hydra can find it by module name)."""
+"""Hydra configs of :mod:`torchrl_wsrl.train` (a package so that hydra finds them by module name).
+
+Importing this package stores the options of the ``task`` group in hydra's ConfigStore, one per
+task of :mod:`torchrl_wsrl.envs.registry`: ``task=NAME`` composes the settings of the task's
+domain (``task/_<domain>.yaml``) and the task's name. The registry is the one list of tasks and
+of their domains, so a registered task is a ``task=`` option and a ``task=`` option a
+registered task by construction; the yaml files hold only what is set per domain.
+Hydra imports this package when it reads ``config.yaml`` from it by module name
+(``initialize_config_module("torchrl_wsrl.conf")``), before it looks for the task;
+``torchrl_wsrl.train`` imports it for its ``hydra.main``, which reads the files by path.
+"""
 from __future__ import annotations
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-__all__ = ["compose_config"]
+from torchrl_wsrl.envs.registry import get_task, list_tasks
+
+__all__ = ["compose_config", "store_tasks"]
+
+
+def store_tasks() -> None:
+    """Store every registered task as an option of hydra's ``task`` group: defaults
+    ``[_<domain>, _self_]`` (the domain's yaml), then ``name``."""
+    store = ConfigStore.instance()
+    for name in list_tasks():
+        store.store(group="task", name=name, node={"defaults": [f"_{get_task(name).domain}", "_self_"], "name": name})
+
+
+store_tasks()
 
 
 def compose_config(overrides: list[str]) -> DictConfig:
