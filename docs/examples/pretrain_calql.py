@@ -23,7 +23,6 @@ from torchrl_wsrl.objectives import CalQLLoss
 SHIPPED_DATA = Path(torchrl_wsrl.__file__).parent / "assets" / "hopper-medium.hdf5"
 # The authors' learning rates (WSRL doc, Phase 3), by parameter group of the loss.
 LEARNING_RATES = {"critic": 3e-4, "actor": 1e-4, "alpha": 1e-4, "cql_alpha": 3e-4}
-LOGGED = ("loss_qvalue", "loss_actor", "loss_alpha", "cql_penalty")
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--dataset", type=Path, default=SHIPPED_DATA, help="D4RL-format HDF5 file")
@@ -63,7 +62,8 @@ for step in range(1, args.steps + 1):
     optimizer.step()
     target_update.step()
     if step % args.log_every == 0:
-        print(f"step {step} " + " ".join(f"{key}={out[key].item():.4f}" for key in LOGGED), flush=True)
+        losses = " ".join(f"{key}={out[key].item():.4f}" for key in ("loss_qvalue", "loss_actor", "loss_alpha"))
+        print(f"step {step} {losses}", flush=True)
 
 torch.save(loss.state_dict(), args.out)
 print(f"saved {args.out}")
