@@ -20,6 +20,7 @@ ALGOS = {
     "calql_retain": (True, True, False, "pretrained", "calql", 0.5),
     "rlpd": (False, False, True, "random", "wsrl", 0.5),
     "sac_scratch": (False, False, True, "random", "wsrl", 0.0),
+    "sac": (False, False, True, "random", "wsrl", 0.0),  # + 2 critics, entropy backup, UTD 1 (the generator's SAC)
 }
 SWITCHES = ("pretrain", "init_critic", "warmup", "warmup_policy", "online_loss", "offline_ratio")
 
