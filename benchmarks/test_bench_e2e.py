@@ -30,6 +30,7 @@ from torchrl_wsrl.testing import write_random_d4rl
 from torchrl_wsrl.trainer import Trainer
 
 ONLINE_STEPS = 40 if QUICK else 300  # env steps timed after the warmup
+HOST_STEPS = 40 if QUICK else 3000  # ... without the update (tiny networks)
 PRETRAIN_STEPS = 5 if QUICK else 100
 SIZES = {
     "paper": ["profile=paper"],
@@ -89,16 +90,16 @@ def run_online(overrides: list[str], online_steps: int, run_dir, *, skip_update:
     return time.perf_counter() - tic - timers["evaluate"].seconds, timers["update"].seconds
 
 
-def per_env_step(size: str, tmp_path, *, skip_update: bool) -> tuple[float, float]:
+def per_env_step(size: str, tmp_path, *, skip_update: bool, steps: int = ONLINE_STEPS) -> tuple[float, float]:
     """Steady-state milliseconds per online env step, ``(outside the update block, in it)``:
-    the difference of two runs, ``ONLINE_STEPS`` env steps apart, both past the first update
+    the difference of two runs, ``steps`` env steps apart, both past the first update
     (start-up, buffer allocation and the last evaluation cancel out)."""
     overrides = online_overrides(size)
     start = compose_config(overrides).train.online_batch_size + 10  # updates start at one batch
-    runs = [run_online(overrides, start + n, tmp_path / f"run{n}", skip_update=skip_update) for n in (0, ONLINE_STEPS)]
+    runs = [run_online(overrides, start + n, tmp_path / f"run{n}", skip_update=skip_update) for n in (0, steps)]
     (wall_0, update_0), (wall_1, update_1) = runs
-    update_ms = 1e3 * (update_1 - update_0) / ONLINE_STEPS
-    return 1e3 * (wall_1 - wall_0) / ONLINE_STEPS - update_ms, update_ms
+    update_ms = 1e3 * (update_1 - update_0) / steps
+    return 1e3 * (wall_1 - wall_0) / steps - update_ms, update_ms
 
 
 @pytest.mark.parametrize("size", ["paper", "cpu"])
@@ -117,12 +118,17 @@ def test_online_phase(benchmark, size, tmp_path):
     )
 
 
-def test_online_host_work(benchmark, tmp_path):
+@pytest.mark.parametrize("policy", ["sampling-policy", "probabilistic-actor"])
+def test_online_host_work(benchmark, policy, tmp_path, monkeypatch):
     """The host work of one online env step without the update: tiny networks, the update
-    block replaced by a no-op returning its metrics (one real call first)."""
-    benchmark.group = "end to end: online phase"
+    block replaced by a no-op returning its metrics (one real call first). The collector runs
+    :class:`~torchrl_wsrl.modules.SamplingPolicy` (the trainer's), or the TorchRL actor itself."""
+    benchmark.group = "end to end: online host work per env step"
+    if policy == "probabilistic-actor":
+        monkeypatch.setattr("torchrl_wsrl.trainer.SamplingPolicy", lambda actor: actor)
     result = []
-    benchmark.pedantic(lambda: result.append(per_env_step("tiny", tmp_path, skip_update=True)), rounds=1, iterations=1)
+    steps = HOST_STEPS
+    benchmark.pedantic(lambda: result.append(per_env_step("tiny", tmp_path, skip_update=True, steps=steps)), rounds=1, iterations=1)
     benchmark.extra_info.update(host_ms_per_env_step=result[0][0])
 
 

@@ -12,6 +12,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 from omegaconf import DictConfig, OmegaConf
@@ -280,7 +281,10 @@ class Trainer:
         generator's (:class:`~torchrl_wsrl.envs.wrappers.RecordResetRNG`), while MuJoCo's
         state mid-episode (solver warm start included) cannot be restored exactly through
         gymnasium."""
-        t, algo = self.cfg.train, self.cfg.algo
+        # Plain values, not DictConfig nodes: an attribute read of those costs ~20 us, and the
+        # loop reads several per env step (host time per env step: benchmarks/RESULTS.md).
+        t, algo = SimpleNamespace(**OmegaConf.to_container(self.cfg.train, resolve=True)), self.cfg.algo
+        warmup_steps = self.warmup_steps
         buffer, warmup, online_storage = make_replay_buffer(
             capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.update_start,
             offline_data=self.offline_data, offline_ratio=algo.offline_ratio, device=self.device,
@@ -321,12 +325,12 @@ class Trainer:
                 buffer.extend(transitions)
             # No evaluation during the warmup (it changes nothing); its end is evaluated before
             # the first update.
-            if env_step == self.warmup_steps:
+            if env_step == warmup_steps:
                 self.summary.after_warmup = self._evaluate("warmup", 0, env_step, online_storage)
             if warmup.warmup_complete:
                 self.interval.add(update(buffer.sample()))
                 gradient_steps += t.utd_ratio
-            if env_step > self.warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
+            if env_step > warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
                 self.summary.final = self._evaluate("online", gradient_steps, env_step, online_storage)
                 progress_bar.set_postfix(score=f"{self.summary.final:.1f}")
                 if t.stop_score is not None and self.summary.final >= t.stop_score:
