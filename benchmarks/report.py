@@ -90,6 +90,28 @@ def peer_table(group: str, benches: list[dict]) -> list[str]:
     return lines
 
 
+E2E_COLUMNS = {  # extra_info key -> column of the end-to-end tables (test_bench_e2e.py)
+    "env_steps_per_s": "env steps / s",
+    "grad_steps_per_s": "gradient steps / s",
+    "update_ms_per_env_step": "update block per env step (ms)",
+    "update_ms": "update (ms)",
+    "host_ms_per_env_step": "host per env step, outside the update (ms)",
+    "share_outside_update": "share outside the update",
+}
+
+
+def e2e_table(group: str, benches: list[dict]) -> list[str]:
+    """The figures of ``test_bench_e2e.py``, from ``extra_info`` (the timed phase itself is
+    not the figure: it includes start-up, which the benchmark cancels out)."""
+    columns = [k for k in E2E_COLUMNS if any(k in b["extra_info"] for b in benches)]
+    lines = [f"**{group}**", "", "| variant | " + " | ".join(E2E_COLUMNS[k] for k in columns) + " |", "|---|" + "---:|" * len(columns)]
+    for bench in benches:
+        values = [bench["extra_info"].get(k) for k in columns]
+        cells = ["-" if v is None else (f"{100 * v:.1f}%" if k == "share_outside_update" else f"{v:.2f}") for k, v in zip(columns, values)]
+        lines.append(f"| {bench['name'].split('[', 1)[-1].rstrip(']')} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def tables(benches: list[dict]) -> list[str]:
     """One Markdown table per benchmark group, in the order the groups first appear."""
     groups: dict[str, list[dict]] = {}
@@ -97,7 +119,12 @@ def tables(benches: list[dict]) -> list[str]:
         groups.setdefault(bench["group"], []).append(bench)
     lines = []
     for group, members in groups.items():
-        table = peer_table if all("matmul_flop" in b["extra_info"] for b in members) else time_table
+        if group.startswith("end to end"):
+            table = e2e_table
+        elif all("matmul_flop" in b["extra_info"] for b in members):
+            table = peer_table
+        else:
+            table = time_table
         lines += table(group, members) + [""]
     return lines
 

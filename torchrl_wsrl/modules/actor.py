@@ -107,8 +107,8 @@ class SamplingPolicy(TensorDictModuleBase):
     clamped inside ``(-1, 1)`` as TorchRL's (what
     the actor's ``TanhNormal`` on ``[-1, 1]`` samples under ``ExplorationType.RANDOM``, draw for
     draw), or ``tanh(loc)`` under ``DETERMINISTIC``. It shares the actor's parameters (no copy):
-    updates to the actor reach it at once. One env step's policy forward drops from ~0.9 ms to
-    ~0.2 ms on one CPU core (hopper, 16x16 actor; benchmarks/RESULTS.md, end to end).
+    updates to the actor reach it at once. The host time of an online env step drops from 2.05
+    to 1.62 ms with it (tiny networks, 2-core CPU; benchmarks/RESULTS.md, end to end).
 
     Raises:
         TypeError: ``actor`` is not a :func:`make_actor` actor (no :class:`GaussianParams`).
