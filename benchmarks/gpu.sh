@@ -4,12 +4,13 @@
 #   2. the update blocks (online, Cal-QL with the drawn-critic regulariser and with all
 #      critics, single): eager, compiled, compiled + Triton, compiled + Triton + CUDA graphs,
 #      bf16 eager / compiled; then the same in TF32;
-#   3. the critic ensemble layer (reference vs Triton).
+#   3. the critic ensemble layer (reference vs Triton);
+#   4. the online phase end to end (test_bench_e2e.py: env steps per second with the update
+#      eager and compiled + CUDA graphs, host time per env step; needs the MuJoCo wheels).
 # JSON goes to $OUT (the device tool's output folder; benchmarks/results here), one file per
 # step; `python benchmarks/report.py FILE` renders each as RESULTS.md tables.
-# Not here yet: the end-to-end online throughput (issue 11 item 3 has no benchmark file).
 #
-# On the device (after ../shared/tools/device-wheels.sh --no-mujoco here, carry [".whl"]):
+# On the device (after ../shared/tools/device-wheels.sh here, carry [".whl"]):
 #   bash benchmarks/gpu.sh
 # On a CPU (check mode: every step runs on tiny shapes, the kernels under TRITON_INTERPRET=1,
 # the CUDA-only variants skip):
@@ -23,6 +24,12 @@ if [[ -d .whl ]]; then
   export PYTHONPATH=/tmp/site:$PWD
 fi
 export PYTHONPATH=${PYTHONPATH:-$PWD}
+# Without an install, torchrl_wsrl.kernels (the top-level kernels/ folder, mapped by
+# pyproject's package-dir) resolves through a link, left untracked (.git/info/exclude).
+if ! python3 -c "import torchrl_wsrl.kernels" 2>/dev/null; then
+  ln -sfn ../kernels torchrl_wsrl/kernels
+  grep -qx 'torchrl_wsrl/kernels' .git/info/exclude 2>/dev/null || echo 'torchrl_wsrl/kernels' >> .git/info/exclude || true
+fi
 if [[ ${1:-} == --cpu-check ]]; then
   export BENCH_QUICK=1 BENCH_THREADS=1
   tag=cpu-check
@@ -42,6 +49,9 @@ BENCH_TF32=1 timeout 120 "${bench[@]}" benchmarks/test_bench_update.py -k "(onli
 
 echo "== 3. critic ensemble layer"
 timeout 60 "${bench[@]}" benchmarks/test_bench_critic.py --benchmark-json="$OUT/$tag-critic.json"
+
+echo "== 4. online phase end to end"
+timeout 150 "${bench[@]}" benchmarks/test_bench_e2e.py -k "online" --benchmark-json="$OUT/$tag-e2e.json"
 
 for f in "$OUT/$tag"-*.json; do python3 benchmarks/report.py "$f" > "${f%.json}.md"; done
 echo "done: $(ls "$OUT/$tag"-*)"

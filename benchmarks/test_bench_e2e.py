@@ -23,7 +23,7 @@ import time
 import pytest
 import torch
 
-from common import QUICK, THREADS
+from common import DEVICE, QUICK, THREADS, needs_cuda, sync
 from torchrl_wsrl.agent import make_loss
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.testing import write_random_d4rl
@@ -42,8 +42,9 @@ if QUICK:
 
 
 class TimedCalls:
-    """Wraps a callable and sums the wall time of its calls (``skip``: return ``result`` of
-    the first real call instead of calling again, a no-op with the same outputs)."""
+    """Wraps a callable and sums the wall time of its calls, synchronised on a GPU (``skip``:
+    return ``result`` of the first real call instead of calling again, a no-op with the same
+    outputs)."""
 
     def __init__(self, fn, *, skip: bool = False):
         self.fn, self.skip, self.seconds, self.calls, self.result = fn, skip, 0.0, 0, None
@@ -52,6 +53,7 @@ class TimedCalls:
         start = time.perf_counter()
         if self.result is None or not self.skip:
             self.result = self.fn(*args, **kwargs)
+            sync()  # on a GPU, the call's queued work belongs to it
         self.seconds += time.perf_counter() - start
         self.calls += 1
         return self.result
@@ -73,9 +75,15 @@ def timed_trainer(overrides: list[str], run_dir, *, skip_update: bool = False) -
     return trainer, timers
 
 
-def online_overrides(size: str) -> list[str]:
+HOT_PATHS = {  # the update step's switches (the trainer's default: eager)
+    "eager": [],
+    "compiled+cudagraphs": ["update_step.compile=true", "update_step.cudagraphs=true"],
+}
+
+
+def online_overrides(size: str, hot_path: str = "eager") -> list[str]:
     return [
-        *SIZES[size], "algo=sac_scratch", "train.warmup_steps=0", "train.eval_episodes=1", "train.buffer_capacity=20000",
+        *SIZES[size], *HOT_PATHS[hot_path], f"device={DEVICE.type}", "algo=sac_scratch", "train.warmup_steps=0", "train.eval_episodes=1", "train.buffer_capacity=20000",
         f"train.eval_every={10**9}", f"checkpoint.online_every={10**9}",
     ]
 
@@ -90,11 +98,11 @@ def run_online(overrides: list[str], online_steps: int, run_dir, *, skip_update:
     return time.perf_counter() - tic - timers["evaluate"].seconds, timers["update"].seconds
 
 
-def per_env_step(size: str, tmp_path, *, skip_update: bool, steps: int = ONLINE_STEPS) -> tuple[float, float]:
+def per_env_step(size: str, tmp_path, *, skip_update: bool, steps: int = ONLINE_STEPS, hot_path: str = "eager") -> tuple[float, float]:
     """Steady-state milliseconds per online env step, ``(outside the update block, in it)``:
     the difference of two runs, ``steps`` env steps apart, both past the first update
     (start-up, buffer allocation and the last evaluation cancel out)."""
-    overrides = online_overrides(size)
+    overrides = online_overrides(size, hot_path)
     start = compose_config(overrides).train.online_batch_size + 10  # updates start at one batch
     runs = [run_online(overrides, start + n, tmp_path / f"run{n}", skip_update=skip_update) for n in (0, steps)]
     (wall_0, update_0), (wall_1, update_1) = runs
@@ -102,13 +110,16 @@ def per_env_step(size: str, tmp_path, *, skip_update: bool, steps: int = ONLINE_
     return 1e3 * (wall_1 - wall_0) / steps - update_ms, update_ms
 
 
+@pytest.mark.parametrize("hot_path", [pytest.param("eager"), pytest.param("compiled+cudagraphs", marks=needs_cuda)])
 @pytest.mark.parametrize("size", ["paper", "cpu"])
-def test_online_phase(benchmark, size, tmp_path):
+def test_online_phase(benchmark, size, hot_path, tmp_path):
     """Env steps per second of the online phase, and the share of time outside the update
-    block (the update block is timed around each call; evaluations excluded)."""
+    block (the update block is timed around each call, synchronised on a GPU; evaluations
+    excluded)."""
     benchmark.group = "end to end: online phase"
     result = []
-    benchmark.pedantic(lambda: result.append(per_env_step(size, tmp_path, skip_update=False)), rounds=1, iterations=1)
+    run = lambda: result.append(per_env_step(size, tmp_path, skip_update=False, hot_path=hot_path))  # noqa: E731
+    benchmark.pedantic(run, rounds=1, iterations=1)
     host_ms, update_ms = result[0]
     benchmark.extra_info.update(
         env_steps_per_s=1e3 / (host_ms + update_ms),

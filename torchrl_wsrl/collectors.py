@@ -41,11 +41,17 @@ def make_collector(
         raise ValueError(f"random_frames must be >= 0, got {random_frames}")
     if policy is None:
         random_frames = total_frames
-    return Collector(
-        env,
-        policy,
-        frames_per_batch=frames_per_batch,
-        total_frames=total_frames,
-        init_random_frames=random_frames or None,
-        device=device,
-    )
+    # TorchRL's collector may run the policy once while it is built, to find its output keys:
+    # that draw is taken from a forked generator, so that building a collector leaves the run's
+    # random stream as it was, whatever the policy.
+    with torch.random.fork_rng(devices=[]):
+        return Collector(
+            env,
+            policy,
+            frames_per_batch=frames_per_batch,
+            total_frames=total_frames,
+            init_random_frames=random_frames or None,
+            device=device,
+            # The policies here are feed-forward: no InitTracker (or other policy transform) needed.
+            auto_register_policy_transforms=False,
+        )
