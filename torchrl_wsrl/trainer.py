@@ -105,6 +105,7 @@ class Trainer:
         self.max_abs_reward = torch.zeros((), device=self.device)  # over the rewards seen, scaled
         self.offline_data = self._load_offline_data()
         self.pre_loss = self.pre_optimizers = self.pretrained = None
+        self.online_storage = None  # the online phase's transitions, once it ran (see online)
         if cfg.algo.pretrain:
             self.pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
             self.pre_optimizers = self._optimizers(self.pre_loss)

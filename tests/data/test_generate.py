@@ -198,3 +198,19 @@ def test_medium_stop_score_is_d4rls_medium_level():
     from torchrl_wsrl.data.generate import medium_stop_score
 
     assert medium_stop_score(get_task("hopper-medium")) == 44.0 and medium_stop_score(UMAZE) is None
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--behaviour", "medium", "--train-steps", "100"], "train.online_steps=100: must exceed train.warmup_steps=5000"),
+        (["--behaviour", "medium", "--", "train.nope=1"], "Could not override 'train.nope'"),
+        (["--behaviour", "random", "--", "train.warmup_steps=3"], "are for the SAC behaviours"),
+    ],
+)
+def test_the_cli_refuses_a_bad_sac_config_before_any_work(tmp_path, capsys, argv, message):
+    out = tmp_path / "x.hdf5"
+    with pytest.raises(SystemExit):
+        main(["--task", "hopper-medium", "--out", str(out), "--runs-root", str(tmp_path / "runs"), *argv])
+    assert message in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "runs").exists()

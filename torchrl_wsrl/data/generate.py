@@ -43,6 +43,7 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
+from hydra.errors import HydraException
 from omegaconf import DictConfig
 from tensordict import TensorDictBase
 from tqdm.auto import tqdm
@@ -59,6 +60,7 @@ from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
 from torchrl_wsrl.modules import SamplingPolicy, make_actor
 from torchrl_wsrl.rewards import unscale_reward
 from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.validation import ConfigError
 
 SAC_EVAL_EVERY = 5000  # env steps
 SAC_EVAL_EPISODES = 10
@@ -398,20 +400,25 @@ def main(argv: list[str] | None = None) -> Path:
             parser.error(f"{path} exists; pass --overwrite to replace it (or --out elsewhere)")
     if args.overwrite:
         policy_out.unlink(missing_ok=True)
-    data = generate(
-        task,
-        behaviour,
-        transitions=args.transitions,
-        seed=args.seed,
-        train_steps=args.train_steps,
-        expert_train_steps=args.expert_train_steps,
-        stop_score=args.stop_score,
-        noise=args.noise,
-        policy_checkpoint=args.policy_checkpoint,
-        runs_root=args.runs_root,
-        sac_overrides=args.sac_overrides,
-        policy_out=policy_out if behaviour in SAC_POLICY_BEHAVIOURS else None,
-    )
+    if args.sac_overrides and behaviour not in SAC_BEHAVIOURS:
+        parser.error(f"trainer overrides {args.sac_overrides} are for the SAC behaviours ({', '.join(SAC_BEHAVIOURS)}), not {behaviour!r}")
+    try:
+        data = generate(
+            task,
+            behaviour,
+            transitions=args.transitions,
+            seed=args.seed,
+            train_steps=args.train_steps,
+            expert_train_steps=args.expert_train_steps,
+            stop_score=args.stop_score,
+            noise=args.noise,
+            policy_checkpoint=args.policy_checkpoint,
+            runs_root=args.runs_root,
+            sac_overrides=args.sac_overrides,
+            policy_out=policy_out if behaviour in SAC_POLICY_BEHAVIOURS else None,
+        )
+    except (ConfigError, HydraException) as err:  # the SAC run's config, before any work
+        parser.error(f"the SAC run's config (--train-steps and --expert-train-steps set train.online_steps): {err}")
     stats = summary(data)
     metadata = {
         "task": task.name,
