@@ -44,7 +44,8 @@ def make_collector(
     # TorchRL's collector may run the policy once while it is built, to find its output keys:
     # that draw is taken from a forked generator, so that building a collector leaves the run's
     # random stream as it was, whatever the policy.
-    with torch.random.fork_rng(devices=[]):
+    cuda = device is not None and torch.device(device).type == "cuda"
+    with torch.random.fork_rng(devices=[torch.device(device).index or 0] if cuda else []):
         return Collector(
             env,
             policy,
