@@ -24,6 +24,7 @@ from omegaconf import DictConfig, OmegaConf
 
 import torchrl_wsrl.conf  # noqa: F401  stores the task group for hydra.main (its file:// search path imports nothing)
 from torchrl_wsrl.checkpoint import CheckpointMismatchError
+from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError
 from torchrl_wsrl.runtime import configure_torch
@@ -76,10 +77,7 @@ def preflight(overrides: list[str]) -> list[str]:
         ConfigError: the composed config fails validation, or ``resume`` with other overrides.
         FileExistsError: ``hydra.run.dir`` exists (a new run never writes into it).
     """
-    from hydra import compose, initialize_config_module
-
-    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
-        cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    cfg = compose_config(overrides, return_hydra_config=True)
     validate_config(cfg)
     if cfg.resume:
         others = [o for o in overrides if not o.startswith("resume=")]

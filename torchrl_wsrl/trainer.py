@@ -40,6 +40,13 @@ from torchrl_wsrl.validation import validate_config
 __all__ = ["Summary", "Trainer"]
 
 
+def plain_settings(node: DictConfig) -> SimpleNamespace:
+    """A config node's values as plain attributes, for the phase loops: reading a ``DictConfig``
+    attribute costs ~20 us, and a loop reads several per step (benchmarks/RESULTS.md, end to
+    end)."""
+    return SimpleNamespace(**OmegaConf.to_container(node, resolve=True))
+
+
 @dataclass
 class Summary:
     """Normalized scores (0-100) at the three moments the paper compares."""
@@ -254,7 +261,7 @@ class Trainer:
         """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data, the actor
         cloning the data actions for the first ``train.bc_steps`` of them (BC warm start); a
         run checkpoint every ``checkpoint.pretrain_every`` gradient steps and at the last."""
-        t = self.cfg.train
+        t, every = plain_settings(self.cfg.train), self.cfg.checkpoint.pretrain_every
         buffer = ReplayBuffer(storage=LazyTensorStorage(self.offline_data.numel(), device=self.device), batch_size=t.batch_size)
         buffer.extend(self.offline_data)
         update = self._update_step(loss, optimizers, utd_ratio=1, tau=self.cfg.agent.pretrain_tau)
@@ -268,7 +275,7 @@ class Trainer:
                 score = self._evaluate("pretrain", step, 0)
                 if step == t.pretrain_steps:
                     self.summary.after_pretraining = score
-            if step % self.cfg.checkpoint.pretrain_every == 0 or step == t.pretrain_steps:
+            if step % every == 0 or step == t.pretrain_steps:
                 self._save_checkpoint("pretrain", grad_step=step, env_step=0, loss=loss, optimizers=optimizers)
 
     def online(self, loss, optimizers) -> None:
@@ -282,9 +289,7 @@ class Trainer:
         generator's (:class:`~torchrl_wsrl.envs.wrappers.RecordResetRNG`), while MuJoCo's
         state mid-episode (solver warm start included) cannot be restored exactly through
         gymnasium."""
-        # Plain values, not DictConfig nodes: an attribute read of those costs ~20 us, and the
-        # loop reads several per env step (host time per env step: benchmarks/RESULTS.md).
-        t, algo = SimpleNamespace(**OmegaConf.to_container(self.cfg.train, resolve=True)), self.cfg.algo
+        t, algo = plain_settings(self.cfg.train), self.cfg.algo
         warmup_steps = self.warmup_steps
         buffer, warmup, online_storage = make_replay_buffer(
             capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.update_start,

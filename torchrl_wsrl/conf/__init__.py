@@ -30,9 +30,10 @@ def store_tasks() -> None:
 store_tasks()
 
 
-def compose_config(overrides: list[str]) -> DictConfig:
+def compose_config(overrides: list[str], *, return_hydra_config: bool = False) -> DictConfig:
     """The run config of ``python -m torchrl_wsrl.train`` with ``overrides`` (hydra's compose,
-    hydra syntax: ``["task=hopper-medium", "train.online_steps=1000"]``).
+    hydra syntax: ``["task=hopper-medium", "train.online_steps=1000"]``), with hydra's own
+    node (``hydra.run.dir`` ...) if ``return_hydra_config``.
 
     Raises:
         hydra.errors.HydraException: an override that does not apply to the config.
@@ -40,4 +41,4 @@ def compose_config(overrides: list[str]) -> DictConfig:
     from hydra import compose, initialize_config_module
 
     with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
-        return compose("config", overrides=overrides)
+        return compose("config", overrides=overrides, return_hydra_config=return_hydra_config)

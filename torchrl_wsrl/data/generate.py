@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -325,9 +324,11 @@ def generate(
 
 
 def sac_run_dir(runs_root: Path, task: Task, seed: int) -> Path:
-    """A new run directory for one SAC run, named as ``python -m torchrl_wsrl.train`` names
-    its runs: ``runs_root/<task>/sac/<time>_seed<seed>``."""
-    return Path(runs_root) / task.name / "sac" / f"{datetime.now():%Y-%m-%d_%H-%M-%S-%f}_seed{seed}"
+    """A new run directory for one SAC run: hydra's ``hydra.run.dir`` of
+    ``python -m torchrl_wsrl.train task=<task> algo=sac seed=<seed> runs_root=<runs_root>``
+    (``runs_root/<task>/sac/<time>_seed<seed>``)."""
+    overrides = [f"task={task.name}", "algo=sac", f"seed={seed}", f"runs_root={runs_root}"]
+    return Path(compose_config(overrides, return_hydra_config=True).hydra.run.dir)
 
 
 def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
