@@ -112,6 +112,27 @@ def test_checkpoint_restores_calql_into_wsrl(tmp_path):
     torch.testing.assert_close(fresh.qvalue_network_params.data, critic_before)
 
 
+def test_restore_keeps_this_runs_learning_rates(tmp_path):
+    """The checkpoint gives Adam's moments and step counts; the online run's config its learning
+    rates (before: ``optimizer.load_state_dict`` put the pre-training rates back)."""
+    cfg = config()
+    pre, _ = agent(cfg, regularized=True)
+    pre_opt = make_optimizers(pre, lr_actor=1e-4, lr_critic=3e-4)
+    actor = next(iter(pre.parameter_groups()["actor"]))
+    actor.grad = torch.randn_like(actor)
+    pre_opt["actor"].step()
+    path = save_checkpoint(tmp_path / "pre.pt", pre, pre_opt)
+
+    online, _ = agent(cfg, regularized=False)
+    online_opt = make_optimizers(online, lr_actor=3e-5, lr_critic=1e-3)
+    restore(online, online_opt, load_checkpoint(path), source=str(path))
+    assert [g["lr"] for g in online_opt["actor"].param_groups] == [3e-5]
+    assert [g["lr"] for g in online_opt["critic"].param_groups] == [1e-3]
+    restored = online_opt["actor"].state[next(iter(online.parameter_groups()["actor"]))]
+    torch.testing.assert_close(restored["exp_avg"], pre_opt["actor"].state[actor]["exp_avg"])
+    assert restored["step"].item() == 1
+
+
 def test_checkpoint_of_another_task_is_refused(tmp_path):
     pre, pre_opt = agent(config("task=hopper-medium"), regularized=True)
     path = save_checkpoint(tmp_path / "hopper.pt", pre, pre_opt)

@@ -140,7 +140,8 @@ def load_checkpoint(path: str | Path) -> dict:
 
 def restore(loss: EnsembleSACLoss, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:
     """Load a checkpoint's agent into ``loss`` and ``optimizers`` (WSRL doc, Phase 3: actor,
-    critics, target critics, temperature and Adam states). The CQL multiplier of a Cal-QL
+    critics, target critics, temperature and Adam moments and step counts; the learning rates
+    and flags stay this run's, so an online run may set its own). The CQL multiplier of a Cal-QL
     checkpoint is ignored by a WSRL loss. ``policy_only`` restores the actor and temperature
     only (the ``wsrl_policy_only`` ablation).
 
@@ -165,8 +166,9 @@ def restore(loss: EnsembleSACLoss, optimizers: dict, checkpoint: dict, *, source
     for name in names:
         if name in checkpoint["optimizers"] and name in optimizers:
             optimizer = optimizers[name]
-            # Adam's state_dict carries its flags: keep this run's ``capturable`` (CUDA graphs).
-            capturable = [group["capturable"] for group in optimizer.param_groups]
+            # Adam's state_dict carries its hyperparameters too: the checkpoint gives the moments
+            # and step counts, this run's config the learning rate and flags (``capturable``).
+            settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
             optimizer.load_state_dict(checkpoint["optimizers"][name])
-            for group, flag in zip(optimizer.param_groups, capturable):
-                group["capturable"] = flag
+            for group, own in zip(optimizer.param_groups, settings):
+                group.update(own)
