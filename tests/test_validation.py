@@ -74,6 +74,7 @@ BAD = {
     "pretrain_tau_above_1": (["agent.pretrain_tau=1.5"], ["agent.pretrain_tau=1.5", "(0, 1]"]),
     "offline_ratio_1": (["algo.offline_ratio=1"], ["algo.offline_ratio=1", "[0, 1)"]),
     "lr_critic_negative": (["train.lr_critic=-1"], ["train.lr_critic=-1", "> 0"]),
+    "online_lr_critic_zero": (["train.online_lr_critic=0"], ["train.online_lr_critic=0", "> 0"]),
     "q_bound_factor_0": (["train.q_bound_factor=0"], ["train.q_bound_factor=0", "> 0"]),
     "cql_subsample_too_big": (["agent.cql_subsample_size=11", "agent.subsample_replace=false"], ["agent.cql_subsample_size=11", "agent.num_critics=10"]),
     "precision_fp8": (["critic.precision=fp8"], ["critic.precision='fp8'"]),

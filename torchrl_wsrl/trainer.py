@@ -135,7 +135,7 @@ class Trainer:
             loss, optimizers = self.pre_loss, self.pre_optimizers
         else:
             loss = make_loss(self.cfg, self.task, self.actor, self._online_critic(), regularized=self.cfg.algo.online_loss == "calql")
-            optimizers = self._optimizers(loss)
+            optimizers = self._optimizers(loss, online=True)
         self.checkpoints.check(self.resume_from, self.resumed, loss=loss, optimizers=optimizers)
 
     def _online_critic(self):
@@ -171,11 +171,12 @@ class Trainer:
             precision=self.cfg.critic.precision,
         )
 
-    def _optimizers(self, loss) -> dict:
+    def _optimizers(self, loss, *, online: bool = False) -> dict:
+        """Adam per parameter group; the online phase's critic learns at ``train.online_lr_critic``."""
         t = self.cfg.train
         return make_optimizers(
-            loss, lr_actor=t.lr_actor, lr_critic=t.lr_critic, lr_alpha=t.lr_alpha, lr_cql_alpha=t.lr_cql_alpha,
-            capturable=self.cfg.update_step.cudagraphs,
+            loss, lr_actor=t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic, lr_alpha=t.lr_alpha,
+            lr_cql_alpha=t.lr_cql_alpha, capturable=self.cfg.update_step.cudagraphs,
         )
 
     def _mean_q(self, batch: TensorDictBase) -> float:
@@ -375,7 +376,7 @@ class Trainer:
             return self._finish()
         self.critic = self._online_critic()
         loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=algo.online_loss == "calql").to(self.device)
-        optimizers = self._optimizers(loss)
+        optimizers = self._optimizers(loss, online=True)
         if pretrained is not None and resume_phase != "online":
             restore(loss, optimizers, pretrained, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not algo.init_critic)
         tic = time.perf_counter()
