@@ -1,0 +1,69 @@
+"""Q at data, policy and uniform-random actions while WSRL's online update runs on a fixed buffer.
+
+Collects the default job's warmup (1,000 env steps of the pre-trained policy) from a
+``pretrained.pt``, then runs 2,000 online UTD blocks on that buffer only (no new data) and
+prints, every 250 blocks, the TD loss and the mean over 512 buffer states of Q (mean over the
+critics, and min over them) at the data, sampled-policy, policy-mode and uniform-random actions,
+and the policy mode's mean distance from the data actions (online-collapse.md).
+
+    python docs/results/hopper-medium/fixed_buffer_q.py RUN/pretrained.pt /tmp/qrun [--frozen-actor] [override ...]
+"""
+import argparse
+from pathlib import Path
+
+import torch
+from tensordict import TensorDict
+
+from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore
+from torchrl_wsrl.conf import compose_config
+from torchrl_wsrl.envs import get_task
+from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.update import UpdateStep, make_optimizers
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("checkpoint")
+parser.add_argument("run_dir", type=Path, help="a new directory for the warmup run")
+parser.add_argument("--frozen-actor", action="store_true", help="actor learning rate 1e-12")
+parser.add_argument("--blocks", type=int, default=2000)
+parser.add_argument("overrides", nargs="*", help="hydra overrides of the run config, e.g. agent.subsample_replace=false")
+args = parser.parse_args()
+torch.set_num_threads(1)
+
+cfg = compose_config([f"pretrained_checkpoint={args.checkpoint}", "threads=1", "train.online_steps=1000",
+                      "train.warmup_steps=999", "train.eval_episodes=1", *args.overrides])
+trainer = Trainer(cfg, args.run_dir)
+trainer.run()
+buffer = trainer.online_storage[: len(trainer.online_storage)]
+
+task = get_task(cfg.task.name)
+actor, critic = make_policy(cfg, task), make_critic(cfg, task)
+loss = make_loss(cfg, task, actor, critic, regularized=False)
+optimizers = make_optimizers(loss, lr_actor=1e-12 if args.frozen_actor else cfg.train.lr_actor,
+                             lr_critic=cfg.train.online_lr_critic, lr_alpha=cfg.train.lr_alpha)
+restore(loss, optimizers, load_checkpoint(args.checkpoint), source=args.checkpoint)
+update = UpdateStep(loss, optimizers, utd_ratio=cfg.train.utd_ratio, tau=cfg.agent.tau)
+
+generator = torch.Generator().manual_seed(0)
+probe = buffer[torch.randperm(buffer.numel(), generator=generator)[:512]]
+obs = probe["observation"]
+
+
+@torch.no_grad()
+def q_stats() -> dict:
+    dist = actor.get_dist(TensorDict({"observation": obs}, batch_size=obs.shape[:1]))
+    mode = dist.deterministic_sample
+    actions = {"data": probe["action"], "policy": dist.sample(), "mode": mode,
+               "uniform": torch.rand(mode.shape, generator=generator) * 2 - 1}
+    stats = {}
+    for name, action in actions.items():
+        q = critic.q_values(obs, action)  # [E, B, 1]
+        stats[name] = (round(q.mean().item(), 1), round(q.amin(0).mean().item(), 1))
+    stats["|mode - data|"] = round((mode - probe["action"]).abs().mean().item(), 3)
+    return stats
+
+
+print("block 0", q_stats(), flush=True)
+for block in range(1, args.blocks + 1):
+    metrics = update(buffer[torch.randint(buffer.numel(), (cfg.train.online_batch_size,), generator=generator)])
+    if block % 250 == 0:
+        print(f"block {block} TD loss {metrics['loss_qvalue'].item():.1f}", q_stats(), flush=True)
