@@ -2,14 +2,14 @@
 
 Collects the default job's warmup (1,000 env steps of the pre-trained policy) from a
 ``pretrained.pt``, then runs 2,000 online UTD blocks on that buffer only (no new data) and
-prints, every 250 blocks, the TD loss and the mean over 512 buffer states of Q (mean over the
-critics, and min over them) at the data, sampled-policy, policy-mode and uniform-random actions,
-the policy mode's mean distance from the data actions, and how far the critics' action
-gradient has turned: the mean over the probe states of the cosine between
-grad_a min_i Q_i(s, a) (the actor's; and of the mean over the critics) now and in the
-pre-trained critics, both at the pre-trained policy's mode
-(online-collapse.md). ``--offline`` runs the same updates (batch size, UTD ratio, learning rates)
-with the pre-training loss (CQL) on offline batches instead, for comparison.
+prints, every 250 blocks, the TD loss and, over 512 buffer states (online-collapse.md):
+- the mean of Q (mean over the critics, and min over them) at the data, sampled-policy,
+  policy-mode and uniform-random actions, and the policy mode's mean distance from the data;
+- how far the critics' action gradient has turned: the mean cosine between
+  ``grad_a min_i Q_i(s, a)`` (what the actor climbs; and that of the mean over the critics)
+  now and in the pre-trained critics, both at the pre-trained policy's mode.
+``--offline`` runs the same updates (batch size, UTD ratio, learning rates) with the
+pre-training loss (CQL) on offline batches instead, for comparison.
 
     python docs/results/hopper-medium/fixed_buffer_q.py RUN/pretrained.pt /tmp/qrun [--frozen-actor] [--offline] [override ...]
 """
