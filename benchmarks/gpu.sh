@@ -19,17 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-benchmarks/results}
 mkdir -p "$OUT"
-if [[ -d .whl ]]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export PYTHONPATH=${PYTHONPATH:-$PWD}
-# Without an install, torchrl_wsrl.kernels (the top-level kernels/ folder, mapped by
-# pyproject's package-dir) resolves through a link, left untracked (.git/info/exclude).
-if ! python3 -c "import torchrl_wsrl.kernels" 2>/dev/null; then
-  ln -sfn ../kernels torchrl_wsrl/kernels
-  grep -qx 'torchrl_wsrl/kernels' .git/info/exclude 2>/dev/null || echo 'torchrl_wsrl/kernels' >> .git/info/exclude || true
-fi
+source benchmarks/device_env.sh  # the wheels and the kernels link, on the device
 if [[ ${1:-} == --cpu-check ]]; then
   export BENCH_QUICK=1 BENCH_THREADS=1
   tag=cpu-check

@@ -19,11 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../../.."
 OUT=${OUT:-/tmp/paper_scale_check}
 mkdir -p "$OUT"
-if [[ -d .whl ]]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-  export PYTHONPATH=/tmp/site:$PWD
-fi
-export PYTHONPATH=${PYTHONPATH:-$PWD}
+source benchmarks/device_env.sh  # the wheels and the kernels link, on the device
 SEEDS=${SEEDS:-"0 1 2"}
 if [[ ${1:-} == --cpu-check ]]; then
   settings=(device=cpu threads=1 train.pretrain_steps=40 train.pretrain_eval_every=20 train.warmup_steps=50
