@@ -78,6 +78,7 @@ BAD = {
     "q_bound_factor_0": (["train.q_bound_factor=0"], ["train.q_bound_factor=0", "> 0"]),
     "cql_subsample_too_big": (["agent.cql_subsample_size=11", "agent.subsample_replace=false"], ["agent.cql_subsample_size=11", "agent.num_critics=10"]),
     "precision_fp8": (["critic.precision=fp8"], ["critic.precision='fp8'"]),
+    "head_unknown": (["critic.head=single"], ["critic.head='single'", "per_critic, shared"]),
     "eval_policy_greedy": (["train.eval_policy=greedy"], ["train.eval_policy='greedy'", "deterministic, sampling"]),
     "stop_score_string": (["train.stop_score=high"], ["train.stop_score='high'", "null or a finite number"]),
     "lr_alpha_inf": (["train.lr_alpha=inf"], ["train.lr_alpha=inf", "finite"]),

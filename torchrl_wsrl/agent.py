@@ -33,13 +33,15 @@ def network_sizes(cfg: DictConfig, task: Task) -> DictConfig:
 
 def make_critic(cfg: DictConfig, task: Task) -> EnsembleQCritic:
     """The critic ensemble: ``cfg.agent.num_critics`` critics of
-    :func:`network_sizes`' ``critic_hidden``."""
+    :func:`network_sizes`' ``critic_hidden``, with one output head each or one shared
+    (``cfg.critic.head``, ``per_critic`` in configs written before the option)."""
     return EnsembleQCritic(
         task.obs_dim,
         task.action_dim,
         num_critics=cfg.agent.num_critics,
         hidden_sizes=tuple(network_sizes(cfg, task).critic_hidden),
         backend=cfg.critic.backend,
+        head=cfg.critic.get("head", "per_critic"),
     )
 
 

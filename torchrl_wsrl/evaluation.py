@@ -1,6 +1,8 @@
 """Deterministic evaluation: normalized score per episode, and the Q diagnostics of WSRL Sec. 5."""
 from __future__ import annotations
 
+import math
+
 import torch
 from tensordict import TensorDictBase
 from torchrl.envs import EnvBase
@@ -41,7 +43,8 @@ def evaluate(
     ``deterministic=False`` of the sampling policy (how a behaviour policy's data is collected).
 
     Returns ``score`` (mean of :func:`~torchrl_wsrl.envs.episode_score`, 0-100: D4RL normalized
-    score, success rate or kitchen's final reward / 4), ``episode_return`` (raw reward, mean),
+    score, success rate or kitchen's final reward / 4), ``score_std`` (their standard deviation
+    over the episodes, ``ddof=0``: the evaluation noise), ``episode_return`` (raw reward, mean),
     ``episode_length`` and, with a ``critic``, ``q_pred`` and ``q_mc_return`` (means over episodes
     of :func:`episode_q_diagnostics`).
     """
@@ -60,6 +63,7 @@ def evaluate(
                 q_mc.append(mc)
     out = {
         "score": _mean(scores),
+        "score_std": _std(scores),
         "episode_return": _mean(returns),
         "episode_length": _mean(lengths),
     }
@@ -70,3 +74,8 @@ def evaluate(
 
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
+
+
+def _std(values: list[float]) -> float:
+    mean = _mean(values)
+    return math.sqrt(_mean([(v - mean) ** 2 for v in values]))

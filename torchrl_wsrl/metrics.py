@@ -13,7 +13,7 @@ from tensordict import TensorDict, TensorDictBase
 # Columns of metrics.csv, one row per evaluation: counters, evaluation, Q probes, update metrics.
 COUNTER_COLUMNS = ("phase", "grad_step", "env_step", "wall_time_s")
 Q_EVALUATION_COLUMNS = ("q_pred", "q_mc_return")  # evaluation with a critic (WSRL Sec. 5's over-estimation)
-EVALUATION_COLUMNS = ("score", "episode_return", "episode_length", *Q_EVALUATION_COLUMNS)
+EVALUATION_COLUMNS = ("score", "score_std", "episode_return", "episode_length", *Q_EVALUATION_COLUMNS)
 PROBE_COLUMNS = ("q_online", "q_offline")
 UPDATE_COLUMNS = (
     "loss_qvalue", "loss_actor", "loss_alpha", "loss_cql_alpha", "alpha", "entropy", "q_mean",
@@ -48,6 +48,8 @@ class MetricsCSV:
         else:
             self._truncate(resume_rows)
             self.rows = resume_rows
+        with self.path.open(newline="") as f:  # a run resumed from an older version keeps its columns
+            self.columns = next(csv.reader(f))
 
     def _truncate(self, rows: int) -> None:
         lines = self.path.read_text().splitlines(keepends=True)
@@ -62,7 +64,7 @@ class MetricsCSV:
         if unknown:
             raise ValueError(f"metrics {unknown} have no column in {self.path.name} (metrics.METRIC_COLUMNS)")
         with self.path.open("a", newline="") as f:
-            csv.DictWriter(f, METRIC_COLUMNS).writerow(row)
+            csv.DictWriter(f, self.columns, extrasaction="ignore").writerow(row)
         self.rows += 1
 
 

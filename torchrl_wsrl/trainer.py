@@ -49,27 +49,46 @@ def plain_settings(node: DictConfig) -> SimpleNamespace:
 
 @dataclass
 class Summary:
-    """Normalized scores (0-100) at the three moments the paper compares."""
+    """Normalized scores (0-100) at the three moments the paper compares, each with its
+    evaluation noise (``*_std``: the standard deviation of the episode scores of that
+    evaluation, ``train.eval_episodes`` episodes)."""
 
     after_pretraining: float | None = None
     after_warmup: float | None = None
     final: float | None = None
+    after_pretraining_std: float | None = None
+    after_warmup_std: float | None = None
+    final_std: float | None = None
     data_score: float | None = None  # mean normalized score of the offline data's episodes
     online_env_steps: int | None = None  # env steps taken online (fewer than asked if train.stop_score stopped it)
     wall_times_s: dict = field(default_factory=dict)
 
-    def table(self) -> str:
-        def fmt(v):
-            return "   n/a" if v is None else f"{v:6.1f}"
+    def record(self, moment: str, evaluation: dict) -> float:
+        """Keep an evaluation's ``score`` and ``score_std`` as ``moment`` (``after_pretraining``,
+        ``after_warmup`` or ``final``); returns the score."""
+        setattr(self, moment, evaluation["score"])
+        setattr(self, f"{moment}_std", evaluation["score_std"])
+        return evaluation["score"]
 
+    def table(self) -> str:
+        def fmt(v, std=None):
+            if v is None:
+                return "   n/a"
+            return f"{v:6.1f}" + ("" if std is None else f" +- {std:.1f}")
+
+        change = ""
+        if self.final is not None and self.after_pretraining is not None:
+            noise = "" if self.after_pretraining_std is None else f" (evaluation noise, std after pre-training: {self.after_pretraining_std:.1f})"
+            change = f"change, end - after pre-training   {self.final - self.after_pretraining:+6.1f}{noise}\n"
         return (
-            f"normalized score after pre-training {fmt(self.after_pretraining)}\n"
-            f"normalized score after warmup       {fmt(self.after_warmup)}\n"
-            f"normalized score at the end         {fmt(self.final)}\n"
-            f"normalized score of the offline data {fmt(self.data_score)}\n"
+            "normalized score (mean +- std over the evaluation episodes)\n"
+            f"of the offline data's episodes      {fmt(self.data_score)}\n"
+            f"after pre-training                  {fmt(self.after_pretraining, self.after_pretraining_std)}\n"
+            f"after warmup                        {fmt(self.after_warmup, self.after_warmup_std)}\n"
+            f"at the end                          {fmt(self.final, self.final_std)}\n"
+            + change
             + "".join(f"wall time {k:<25} {v:7.1f} s\n" for k, v in self.wall_times_s.items())
         )
-
 
 
 class Trainer:
@@ -187,7 +206,8 @@ class Trainer:
         bound = q_bound(self.max_abs_reward.item(), self.cfg.agent.gamma, self.cfg.train.q_bound_factor)
         self.interval.check(phase=phase, step=step, bound=bound)
 
-    def _evaluate(self, phase: str, grad_step: int, env_step: int, online_storage=None) -> float:
+    def _evaluate(self, phase: str, grad_step: int, env_step: int, online_storage=None) -> dict:
+        """Evaluate the actor, write the metrics row; returns :func:`~torchrl_wsrl.evaluation.evaluate`'s result."""
         self._check_divergence(phase, f"gradient step {grad_step}, env step {env_step}")
         result = evaluate(
             self.eval_env, self.actor, self.task, num_episodes=self.cfg.train.eval_episodes,
@@ -207,7 +227,7 @@ class Trainer:
         plot_run(
             self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score, bc_steps=self.cfg.train.bc_steps
         )
-        return result["score"]
+        return result
 
     def _save_checkpoint(self, phase: str, *, grad_step: int, env_step: int, loss, optimizers, replay=None, collector_env=None) -> None:
         """A run checkpoint at this point (``RunCheckpoints``), after the divergence check: a
@@ -273,9 +293,9 @@ class Trainer:
             update.behavior_cloning = step <= t.bc_steps
             self.interval.add(update(buffer.sample()))
             if step % t.pretrain_eval_every == 0 or step == t.pretrain_steps:
-                score = self._evaluate("pretrain", step, 0)
+                result = self._evaluate("pretrain", step, 0)
                 if step == t.pretrain_steps:
-                    self.summary.after_pretraining = score
+                    self.summary.record("after_pretraining", result)
             if step % every == 0 or step == t.pretrain_steps:
                 self._save_checkpoint("pretrain", grad_step=step, env_step=0, loss=loss, optimizers=optimizers)
 
@@ -333,12 +353,12 @@ class Trainer:
             # No evaluation during the warmup (it changes nothing); its end is evaluated before
             # the first update.
             if env_step == warmup_steps:
-                self.summary.after_warmup = self._evaluate("warmup", 0, env_step, online_storage)
+                self.summary.record("after_warmup", self._evaluate("warmup", 0, env_step, online_storage))
             if warmup.warmup_complete:
                 self.interval.add(update(buffer.sample()))
                 gradient_steps += t.utd_ratio
             if env_step > warmup_steps and (env_step % t.eval_every == 0 or env_step == t.online_steps):
-                self.summary.final = self._evaluate("online", gradient_steps, env_step, online_storage)
+                self.summary.record("final", self._evaluate("online", gradient_steps, env_step, online_storage))
                 progress_bar.set_postfix(score=f"{self.summary.final:.1f}")
                 if t.stop_score is not None and self.summary.final >= t.stop_score:
                     break  # the early stop of D4RL's "medium" behaviour policies (Fu et al. 2020, Sec. 5)
@@ -369,7 +389,7 @@ class Trainer:
                     save_checkpoint(self.run_dir / "pretrained.pt", pre_loss, pre_optimizers, task=self.task.name)
             else:
                 restore(pre_loss, pre_optimizers, pretrained, source=str(cfg.pretrained_checkpoint))
-                self.summary.after_pretraining = self._evaluate("pretrain", 0, 0)
+                self.summary.record("after_pretraining", self._evaluate("pretrain", 0, 0))
             self.summary.wall_times_s["pre-training"] = time.perf_counter() - tic
 
         if cfg.train.online_steps == 0:  # pre-training only (e.g. python -m torchrl_wsrl.compare)

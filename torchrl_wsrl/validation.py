@@ -74,9 +74,11 @@ CHOICES = {
     "algo.online_loss": ("wsrl", "calql"),
     "agent.actor_q_reduction": ("min", "mean"),  # torchrl_wsrl.objectives.wsrl.Q_REDUCTIONS
     "critic.backend": ("eager", "triton"),  # torchrl_wsrl.modules.critic.BACKENDS
+    "critic.head": ("per_critic", "shared"),  # torchrl_wsrl.modules.critic.HEADS
     "critic.precision": ("fp32", "tf32", "bf16"),  # torchrl_wsrl.update.PRECISIONS
     "train.eval_policy": ("deterministic", "sampling"),
 }
+OPTIONAL_CHOICES = {"critic.head"}  # absent from configs written before the option: its default
 LOGGERS = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> module it needs
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
@@ -328,6 +330,8 @@ def _check_types(c: _Checks) -> None:
     for key, bounds in RANGES.items():
         c.number(key, *bounds)
     for key, choices in CHOICES.items():
+        if key in OPTIONAL_CHOICES and c.raw(key, required=False) is _ABSENT:
+            continue
         c.choice(key, choices)
     stop = c.raw("train.stop_score")
     if stop is not None and stop is not _ABSENT and not (_is_number(stop) and math.isfinite(stop)):

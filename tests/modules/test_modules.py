@@ -11,7 +11,8 @@ def member_as_plain_mlp(ensemble: EnsembleMLP, i: int, x: torch.Tensor) -> torch
     h = x
     for w, b, g, beta in zip(ensemble.weights, ensemble.biases, ensemble.ln_weights, ensemble.ln_biases):
         h = torch.relu(nn.functional.layer_norm(h @ w[i] + b[i], (w.shape[-1],), g[i], beta[i], eps=1e-6))
-    return h @ ensemble.head_weight[i] + ensemble.head_bias[i]
+    head = 0 if ensemble.head == "shared" else i
+    return h @ ensemble.head_weight[head] + ensemble.head_bias[head]
 
 
 @pytest.mark.parametrize("hidden", [(8,), (16, 16, 16)])
@@ -25,6 +26,36 @@ def test_ensemble_members_are_independent_mlps(hidden):
     assert out.shape == (4, 9, 1)
     for i in range(4):
         torch.testing.assert_close(out[i], member_as_plain_mlp(net, i, x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("hidden", [(8,), (16, 16)])
+def test_shared_head_is_one_linear_layer_over_every_member(hidden):
+    """head="shared" (the authors' critic): one [hidden, 1] head after E trunks; each member is
+    the plain MLP of its own trunk and that head (float64), also for a drawn subset of members,
+    and every member's output sends gradient into the one head."""
+    net = EnsembleMLP(7, hidden, num_members=5, head="shared").double()
+    assert net.head_weight.shape == (1, hidden[-1], 1) and net.head_bias.shape == (1, 1)
+    with torch.no_grad():
+        for p in [*net.ln_weights, *net.ln_biases, *net.biases, net.head_bias]:
+            p.normal_()
+    x = torch.randn(9, 7, dtype=torch.float64)
+    out = net(x)
+    assert out.shape == (5, 9, 1)
+    for i in range(5):
+        torch.testing.assert_close(out[i], member_as_plain_mlp(net, i, x))
+    members = torch.tensor([3, 0, 3])
+    torch.testing.assert_close(net(x, members), out[members])
+    grads = [torch.autograd.grad(out[i].sum(), net.head_weight, retain_graph=True)[0] for i in range(5)]
+    assert all(g.abs().sum() > 0 for g in grads)
+    assert not torch.allclose(grads[0], grads[1])  # the members' trunks differ
+
+
+def test_critic_head_option_changes_only_the_head():
+    per, shared = (EnsembleQCritic(5, 2, num_critics=4, hidden_sizes=(16,), head=h) for h in ("per_critic", "shared"))
+    shapes = lambda m: {k: tuple(v.shape) for k, v in m.state_dict().items()}  # noqa: E731
+    assert shapes(per).keys() == shapes(shared).keys()
+    assert {k for k in shapes(per) if shapes(per)[k] != shapes(shared)[k]} == {"net.head_weight", "net.head_bias"}
+    assert shared.q_values(torch.randn(3, 5), torch.randn(3, 2)).shape == (4, 3, 1)
 
 
 def test_members_start_different_and_orthogonal():
@@ -53,6 +84,8 @@ def test_bad_construction():
         EnsembleMLP(3, (), num_members=2)
     with pytest.raises(ValueError, match="backend"):
         EnsembleMLP(3, (4,), num_members=2, backend="cuda")
+    with pytest.raises(ValueError, match="head"):
+        EnsembleMLP(3, (4,), num_members=2, head="one")
 
 
 @pytest.mark.parametrize("state_dependent_std", [True, False])

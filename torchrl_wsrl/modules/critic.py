@@ -13,6 +13,7 @@ from torch import nn
 from torchrl_wsrl.kernels import ensemble_layer_reference, ensemble_layer_triton, triton_available
 
 BACKENDS = ("eager", "triton")
+HEADS = ("per_critic", "shared")
 
 
 def _orthogonal_stack(num_members: int, fan_in: int, fan_out: int, gain: float) -> torch.Tensor:
@@ -58,8 +59,15 @@ class EnsembleMLP(nn.Module):
         ln_eps: LayerNorm epsilon (Flax's default 1e-6, as in the authors' code).
         head_gain: orthogonal gain of the head (hidden layers use sqrt(2)); WSRL doc, "Initialisation".
         backend: ``"eager"`` or ``"triton"`` (see :func:`resolve_backend`).
+        head: ``"per_critic"`` (one linear head per member, ``head_weight`` ``[E, hidden, out]``)
+            or ``"shared"`` (one linear head applied to every member's last hidden layer,
+            ``head_weight`` ``[1, hidden, out]``: the authors' critic, which vmaps only the trunk
+            over the ensemble, ``wsrl/agents/sac.py:595-603`` in zhouzypaul/wsrl).
 
     Input ``[N, in]`` (shared by all members) or ``[E, N, in]``; output ``[E, N, out_features]``.
+
+    Raises:
+        ValueError: ``num_members < 1``, no hidden layer, an unknown ``head`` or ``backend``.
     """
 
     def __init__(
@@ -72,13 +80,17 @@ class EnsembleMLP(nn.Module):
         ln_eps: float = 1e-6,
         head_gain: float = 1.0,
         backend: str = "eager",
+        head: str = "per_critic",
     ):
         super().__init__()
         if num_members < 1:
             raise ValueError(f"num_members must be >= 1, got {num_members}")
         if not hidden_sizes:
             raise ValueError("hidden_sizes must name at least one hidden layer")
+        if head not in HEADS:
+            raise ValueError(f"critic head must be one of {HEADS}, got {head!r}")
         self.num_members = num_members
+        self.head = head
         self.ln_eps = ln_eps
         self.backend = resolve_backend(backend)
         widths = [in_features, *hidden_sizes]
@@ -89,8 +101,9 @@ class EnsembleMLP(nn.Module):
         self.biases = nn.ParameterList(nn.Parameter(torch.zeros(num_members, o)) for o in widths[1:])
         self.ln_weights = nn.ParameterList(nn.Parameter(torch.ones(num_members, o)) for o in widths[1:])
         self.ln_biases = nn.ParameterList(nn.Parameter(torch.zeros(num_members, o)) for o in widths[1:])
-        self.head_weight = nn.Parameter(_orthogonal_stack(num_members, widths[-1], out_features, head_gain))
-        self.head_bias = nn.Parameter(torch.zeros(num_members, out_features))
+        num_heads = 1 if head == "shared" else num_members
+        self.head_weight = nn.Parameter(_orthogonal_stack(num_heads, widths[-1], out_features, head_gain))
+        self.head_bias = nn.Parameter(torch.zeros(num_heads, out_features))
 
     def forward(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
         """``[N, in]`` or ``[E, N, in]`` -> ``[E, N, out_features]``.
@@ -108,6 +121,8 @@ class EnsembleMLP(nn.Module):
         h = x
         for w, b, g, beta in zip(self.weights, self.biases, self.ln_weights, self.ln_biases):
             h = layer(h, pick(w), pick(b), pick(g), pick(beta), self.ln_eps)
+        if self.head == "shared":  # one head over every member: [S, N, hidden] @ [hidden, out]
+            return torch.matmul(h, self.head_weight[0]) + self.head_bias[0]
         return torch.baddbmm(pick(self.head_bias).unsqueeze(1), h, pick(self.head_weight))
 
 
@@ -123,7 +138,8 @@ class EnsembleQCritic(TensorDictModuleBase):
         observation_dim, action_dim: input sizes.
         num_critics: E (10 in the paper).
         hidden_sizes: critic trunk widths (locomotion 2x256, antmaze 4x256, kitchen/adroit 3x512).
-        backend, ln_eps, head_gain: see :class:`EnsembleMLP`.
+        backend, ln_eps, head_gain, head: see :class:`EnsembleMLP` (``head="shared"``: the
+            authors' critic, one output head over the ensemble).
     """
 
     def __init__(
@@ -136,6 +152,7 @@ class EnsembleQCritic(TensorDictModuleBase):
         backend: str = "eager",
         ln_eps: float = 1e-6,
         head_gain: float = 1.0,
+        head: str = "per_critic",
         observation_key="observation",
         action_key="action",
         out_key="state_action_value",
@@ -152,6 +169,7 @@ class EnsembleQCritic(TensorDictModuleBase):
             ln_eps=ln_eps,
             head_gain=head_gain,
             backend=backend,
+            head=head,
         )
 
     def q_values(
