@@ -180,23 +180,25 @@ def test_online_calql_calibrates_on_online_episodes(tmp_path, dataset, recorded_
         assert not torch.isinf(batch["mc_return"]).any()
 
 
-def test_the_online_critic_learns_at_its_own_rate(tmp_path, dataset, monkeypatch):
-    """``train.online_lr_critic`` sets the critics' rate of the online phase, also when phase 1
-    is skipped through ``pretrained_checkpoint`` (whose Adam state carries the pre-training
-    rate); pre-training keeps ``train.lr_critic``."""
-    rates = []
+def test_the_online_critic_and_actor_learn_at_their_own_rates(tmp_path, dataset, monkeypatch):
+    """``train.online_lr_critic`` / ``online_lr_actor`` set the critics' / the actor's rate of
+    the online phase, also when phase 1 is skipped through ``pretrained_checkpoint`` (whose Adam
+    state carries the pre-training rate); pre-training keeps ``train.lr_critic`` / ``lr_actor``."""
+    rates, actor_rates = [], []
 
     class RecordingRates(UpdateStep):
         def __init__(self, loss, optimizers, **kwargs):
             rates.append([group["lr"] for group in optimizers["critic"].param_groups])
+            actor_rates.append([group["lr"] for group in optimizers["actor"].param_groups])
             super().__init__(loss, optimizers, **kwargs)
 
     monkeypatch.setattr("torchrl_wsrl.trainer.UpdateStep", RecordingRates)
     run_dir = tmp_path / "run"
-    Trainer(config(f"dataset_path={dataset}", "train.lr_critic=3e-4", "train.online_lr_critic=2e-5"), run_dir).run()
+    Trainer(config(f"dataset_path={dataset}", "train.lr_critic=3e-4", "train.online_lr_critic=2e-5", "train.lr_actor=1e-3", "train.online_lr_actor=1e-4"), run_dir).run()
     again = tmp_path / "from-checkpoint"
-    Trainer(config(f"pretrained_checkpoint={run_dir / 'pretrained.pt'}", "train.online_lr_critic=5e-5"), again).run()
+    Trainer(config(f"pretrained_checkpoint={run_dir / 'pretrained.pt'}", "train.online_lr_critic=5e-5", "train.online_lr_actor=2e-4"), again).run()
     assert rates == [[3e-4], [2e-5], [5e-5]]
+    assert actor_rates == [[1e-3], [1e-4], [2e-4]]
 
 
 def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tmp_path, monkeypatch):

@@ -191,10 +191,11 @@ class Trainer:
         )
 
     def _optimizers(self, loss, *, online: bool = False) -> dict:
-        """Adam per parameter group; the online phase's critic learns at ``train.online_lr_critic``."""
+        """Adam per parameter group; online, the critics learn at ``train.online_lr_critic`` and
+        the actor at ``train.online_lr_actor``."""
         t = self.cfg.train
         return make_optimizers(
-            loss, lr_actor=t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic, lr_alpha=t.lr_alpha,
+            loss, lr_actor=t.get("online_lr_actor", t.lr_actor) if online else t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic, lr_alpha=t.lr_alpha,
             lr_cql_alpha=t.lr_cql_alpha, capturable=self.cfg.update_step.cudagraphs,
         )
 

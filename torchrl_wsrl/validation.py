@@ -61,6 +61,7 @@ RANGES = {
     "train.lr_actor": (0.0, math.inf, True, True),
     "train.lr_critic": (0.0, math.inf, True, True),
     "train.online_lr_critic": (0.0, math.inf, True, True),
+    "train.online_lr_actor": (0.0, math.inf, True, True),
     "train.lr_alpha": (0.0, math.inf, True, True),
     "train.lr_cql_alpha": (0.0, math.inf, True, True),
     "task.cql.temperature": (0.0, math.inf, True, True),
