@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_module
 from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.trainer import Summary, Trainer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 TINY = [
@@ -229,3 +229,18 @@ def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tm
     chained = ~steps["next", "done"][:-1].squeeze(-1)
     torch.testing.assert_close(steps["next", "observation"][:-1][chained], steps["observation"][1:][chained])
     assert (tmp_path / "run" / "final.pt").is_file()
+
+
+def test_summary_prints_each_score_with_its_noise_and_the_change():
+    """``Summary.record`` keeps an evaluation's score and its std; the printed table gives
+    both, and the change from pre-training to the end beside the pre-training noise."""
+    summary = Summary(data_score=41.2)
+    assert summary.record("after_pretraining", {"score": 42.8, "score_std": 1.5}) == 42.8
+    summary.record("after_warmup", {"score": 43.3, "score_std": 0.4})
+    summary.record("final", {"score": 36.5, "score_std": 1.25})
+    assert (summary.after_pretraining_std, summary.final_std) == (1.5, 1.25)
+    lines = summary.table().splitlines()
+    assert lines[1].split()[-1] == "41.2"
+    assert lines[2].endswith("42.8 +- 1.5") and lines[4].endswith("36.5 +- 1.2")
+    assert "-6.3" in lines[5] and "1.5" in lines[5]
+    assert "change" not in Summary(after_pretraining=40.0).table()
