@@ -211,7 +211,7 @@ def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tm
 
     def fake_evaluate(env, actor, task, *, num_episodes, critic, gamma, deterministic):
         policies.append(deterministic)
-        return {"score": next(scripted), "episode_return": 0.0, "episode_length": 1.0, "q_pred": 0.0, "q_mc_return": 0.0}
+        return {"score": next(scripted), "score_std": 0.0, "episode_return": 0.0, "episode_length": 1.0, "q_pred": 0.0, "q_mc_return": 0.0}
 
     monkeypatch.setattr(trainer_module, "evaluate", fake_evaluate)
     cfg = config("algo=sac", "train.online_steps=100", "train.warmup_steps=10", "train.eval_every=10", "train.stop_score=44")
