@@ -242,5 +242,7 @@ def test_summary_prints_each_score_with_its_noise_and_the_change():
     lines = summary.table().splitlines()
     assert lines[1].split()[-1] == "41.2"
     assert lines[2].endswith("42.8 +- 1.5") and lines[4].endswith("36.5 +- 1.2")
-    assert "-6.3" in lines[5] and "1.5" in lines[5]
+    assert "-6.3" in lines[5] and "1.5" in lines[5] and "not above the noise" in lines[5]
+    summary.record("final", {"score": 44.4, "score_std": 0.5})
+    assert "+1.6" in summary.table().splitlines()[5] and "; above the noise" in summary.table()
     assert "change" not in Summary(after_pretraining=40.0).table()

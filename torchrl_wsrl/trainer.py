@@ -78,8 +78,12 @@ class Summary:
 
         change = ""
         if self.final is not None and self.after_pretraining is not None:
-            noise = "" if self.after_pretraining_std is None else f" (evaluation noise, std after pre-training: {self.after_pretraining_std:.1f})"
-            change = f"change, end - after pre-training   {self.final - self.after_pretraining:+6.1f}{noise}\n"
+            delta, noise = self.final - self.after_pretraining, self.after_pretraining_std
+            verdict = "" if noise is None else (
+                f" (evaluation noise, std after pre-training: {noise:.1f}; "
+                f"{'above' if delta > noise else 'not above'} the noise)"
+            )
+            change = f"change, end - after pre-training   {delta:+6.1f}{verdict}\n"
         return (
             "normalized score (mean +- std over the evaluation episodes)\n"
             f"of the offline data's episodes      {fmt(self.data_score)}\n"
