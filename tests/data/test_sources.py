@@ -451,6 +451,6 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it():
         load_task_dataset(get_task("antmaze-ultra-diverse"))
     assert "Minari dataset" not in str(error.value)  # no Minari release to look for
 
-    walker = get_task("walker2d-medium")  # no sample ships for it (hopper-medium's does)
+    walker = get_task("walker2d-medium-expert")  # no sample ships for it (walker2d-medium's does)
     with pytest.raises(FileNotFoundError, match=f"copy it to {re.escape(str(d4rl_path(walker)))}"):
         load_task_dataset(walker)
