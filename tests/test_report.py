@@ -205,13 +205,18 @@ def test_bootstrap_ci_brackets_the_mean_and_is_reproducible():
     assert all(math.isnan(v) for v in bootstrap_ci([5.0, math.nan]))
 
 
-def test_dip_is_the_min_over_the_first_fifth_of_online_steps(tmp_path):
+def test_dip_is_the_min_over_the_first_fifth_of_the_online_updates(tmp_path):
     for seed in SEED_SHIFT:
-        write_run(tmp_path / f"seed{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS, online_steps=1000)
+        write_run(tmp_path / f"seed{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS, online_steps=600)
     runs = find_runs([tmp_path])
-    # (0, 200]: the warmup evaluation 41, the online ones 42 and 20; env step 0 and 300 are out.
+    # updates start after the 100-step warmup: (100, 100 + 0.2 * 500] = (100, 200] holds only 20;
+    # the evaluations at env step 100 (before any update) and 300 are out.
     assert [r.dip() for r in runs] == [20.0 + SEED_SHIFT[r.seed] for r in runs]
-    assert runs[0].dip(fraction=0.1) == 42.0  # (0, 100]: the later row at step 100 wins
+    assert runs[0].dip(fraction=0.1) is None  # (100, 150]: no evaluation
+    assert runs[0].dip(fraction=0.4) == 20.0  # (100, 300]: 20 and 50
+    # without a warmup the updates start at env step 0: (0, 0.2 * 1000] holds 5 and 7
+    scratch = find_runs([write_run(tmp_path / "scratch", algo="sac_scratch", seed=0, rows=SCRATCH_ROWS, warmup=False, online_steps=1000)])
+    assert scratch[0].dip() == 5.0
     row = dip_table(group_runs(runs)).splitlines()[2]
     m = np.mean(list(SEED_SHIFT.values()))
     assert row.startswith(f"| wsrl | 3 | {41 + m:.1f} [") and f"| {20 + m:.1f} [" in row

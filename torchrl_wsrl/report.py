@@ -46,7 +46,7 @@ PHASES = ("pretrain", "warmup", "online")
 VALUE_COLUMNS = ("wall_time_s", "score", *Q_EVALUATION_COLUMNS, *PROBE_COLUMNS)
 REQUIRED_COLUMNS = ("phase", "env_step", *VALUE_COLUMNS)
 CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps", "train.online_steps")
-DIP_FRACTION = 0.2  # the dip: min score over the first 20% of online env steps
+DIP_FRACTION = 0.2  # the dip: min score over the first 20% of the online updates' env steps
 # Config entries expected to differ between runs of one algorithm.
 PER_RUN_KEYS = ("seed", "runs_root")
 REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
@@ -90,10 +90,14 @@ class Run:
         return self.timeline["score"][max(steps)] if steps else None
 
     def dip(self, fraction: float = DIP_FRACTION) -> float | None:
-        """Lowest score of the evaluations in the first ``fraction`` of the online phase, env
-        steps ``(0, fraction * online_steps]`` (``None`` if there is none): how far the policy
-        falls when online updates start (WSRL Sec. 5; WSRL doc, "What the paper reports")."""
-        scores = [v for s, v in self.timeline["score"].items() if 0 < s <= fraction * self.online_steps]
+        """Lowest score of the evaluations in the first ``fraction`` of the online updates: env
+        steps ``(w, w + fraction * (online_steps - w)]`` with ``w`` the warmup's env steps (0
+        without one), so that a warmup, which updates nothing, never fills the window. ``None``
+        if no evaluation falls in it. How far the policy falls when online updates start (WSRL
+        Sec. 5; WSRL doc, "What the paper reports")."""
+        start = self.warmup_steps
+        end = start + fraction * (self.online_steps - start)
+        scores = [v for s, v in self.timeline["score"].items() if start < s <= end]
         return min(scores) if scores else None
 
 
@@ -272,7 +276,7 @@ def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> s
         lo, hi = bootstrap_ci(values)
         return f"{mean:.1f}" if math.isnan(lo) else f"{mean:.1f} [{lo:.1f}, {hi:.1f}]"
 
-    header = ["algorithm", "n", "score before the first update", f"dip: min over the first {fraction:.0%} of online steps", "final"]
+    header = ["algorithm", "n", "score before the first update", f"dip: min over the first {fraction:.0%} of the online updates", "final"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, runs in groups.items():
         start = [r.after_warmup if r.after_warmup is not None else r.after_pretraining for r in runs]
