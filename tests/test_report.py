@@ -28,9 +28,12 @@ SCRATCH_ROWS = [("online", 100, 5.0, 1.0, 1.0), ("online", 200, 7.0, 2.0, 2.0), 
 SEED_SHIFT = {0: 0.0, 1: 10.0, 2: 30.0}
 
 
-def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", online_steps=300, malformed=None):
-    """A run directory as the trainer leaves it. ``malformed``: ``(column, value)`` written into
-    the first row."""
+def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", online_steps=300, malformed=None, updates_from=None):
+    """A run directory as the trainer leaves it: online gradient steps at UTD 4 from env step
+    ``updates_from`` (default: the end of the warmup, or 0). ``malformed``: ``(column, value)``
+    written into the first row."""
+    if updates_from is None:
+        updates_from = WARMUP if warmup else 0
     run_dir.mkdir(parents=True)
     (run_dir / "config.yaml").write_text(
         f"seed: {seed}\nruns_root: runs\n"
@@ -43,7 +46,7 @@ def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", o
         writer.writeheader()
         for i, (phase, env_step, score, q_pred, q_online) in enumerate(rows):
             row = {
-                "phase": phase, "grad_step": 0, "env_step": env_step, "wall_time_s": 60.0 * (i + 1),
+                "phase": phase, "grad_step": 4 * max(env_step - updates_from, 0) if phase == "online" else 0, "env_step": env_step, "wall_time_s": 60.0 * (i + 1),
                 "score": score + SEED_SHIFT[seed], "q_pred": q_pred, "q_mc_return": 10.0, "q_online": q_online if q_online is not None else "",
                 "q_offline": 4.0,
             }
@@ -217,6 +220,11 @@ def test_dip_is_the_min_over_the_first_fifth_of_the_online_updates(tmp_path):
     # without a warmup the updates start at env step 0: (0, 0.2 * 1000] holds 5 and 7
     scratch = find_runs([write_run(tmp_path / "scratch", algo="sac_scratch", seed=0, rows=SCRATCH_ROWS, warmup=False, online_steps=1000)])
     assert scratch[0].dip() == 5.0
+    # no warmup, but no update before env step 200 (calql_online fills its first batch with
+    # whole episodes): (200, 200 + 0.2 * 1000] holds 9 only
+    late = find_runs([write_run(tmp_path / "late", algo="calql_online", seed=0, rows=SCRATCH_ROWS, warmup=False, online_steps=1200, updates_from=200)])
+    assert (late[0].updates_from, late[0].dip()) == (200, 9.0)
     row = dip_table(group_runs(runs)).splitlines()[2]
     m = np.mean(list(SEED_SHIFT.values()))
-    assert row.startswith(f"| wsrl | 3 | {41 + m:.1f} [") and f"| {20 + m:.1f} [" in row
+    # the score before the first update: the last evaluation at env step 100 (42, after the warmup's 41)
+    assert row.startswith(f"| wsrl | 3 | {42 + m:.1f} [") and f"| {20 + m:.1f} [" in row

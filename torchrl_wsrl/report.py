@@ -44,7 +44,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 PHASES = ("pretrain", "warmup", "online")
 # metrics.csv columns the report reads (the trainer writes more: metrics.METRIC_COLUMNS).
 VALUE_COLUMNS = ("wall_time_s", "score", *Q_EVALUATION_COLUMNS, *PROBE_COLUMNS)
-REQUIRED_COLUMNS = ("phase", "env_step", *VALUE_COLUMNS)
+REQUIRED_COLUMNS = ("phase", "grad_step", "env_step", *VALUE_COLUMNS)
 CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps", "train.online_steps")
 DIP_FRACTION = 0.2  # the dip: min score over the first 20% of the online updates' env steps
 # Config entries expected to differ between runs of one algorithm.
@@ -72,6 +72,7 @@ class Run:
     task: str
     warmup_steps: int  # env steps of warmup actually run: 0 without warmup
     online_steps: int  # env steps of the online phase, warmup included
+    updates_from: int  # env step of the last evaluation before the first online update
     config: dict  # the flattened config.yaml, for consistency checks
     after_pretraining: float | None
     after_warmup: float | None
@@ -91,11 +92,12 @@ class Run:
 
     def dip(self, fraction: float = DIP_FRACTION) -> float | None:
         """Lowest score of the evaluations in the first ``fraction`` of the online updates: env
-        steps ``(w, w + fraction * (online_steps - w)]`` with ``w`` the warmup's env steps (0
-        without one), so that a warmup, which updates nothing, never fills the window. ``None``
-        if no evaluation falls in it. How far the policy falls when online updates start (WSRL
-        Sec. 5; WSRL doc, "What the paper reports")."""
-        start = self.warmup_steps
+        steps ``(u, u + fraction * (online_steps - u)]`` with ``u = updates_from``, so that env
+        steps that update nothing (a warmup, or ``calql_online`` filling its first batch with
+        whole episodes) never fill the window. ``None`` if no evaluation falls in it. How far
+        the policy falls when online updates start (WSRL Sec. 5; WSRL doc, "What the paper
+        reports")."""
+        start = self.updates_from
         end = start + fraction * (self.online_steps - start)
         scores = [v for s, v in self.timeline["score"].items() if start < s <= end]
         return min(scores) if scores else None
@@ -133,7 +135,8 @@ def _parse_metrics(path: Path) -> list[dict]:
         values = {c: _number(row[c], path, line, c) for c in VALUE_COLUMNS}
         if math.isnan(values["score"]):
             raise ReportError(f"{path}: line {line}, column 'score' is empty")
-        parsed.append({"phase": row["phase"], "env_step": int(env_step), **values})
+        grad_step = _number(row["grad_step"], path, line, "grad_step")
+        parsed.append({"phase": row["phase"], "env_step": int(env_step), "grad_step": grad_step, **values})
     return parsed
 
 
@@ -146,6 +149,14 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
         else:
             out[f"{prefix}{key}"] = value
     return out
+
+
+def _updates_from(rows: list[dict]) -> int:
+    """Env step of the last warmup or online evaluation that no online gradient step precedes
+    (``grad_step`` 0), 0 if there is none: where the online updates begin, to the evaluations'
+    resolution."""
+    steps = [r["env_step"] for r in rows if r["phase"] != "pretrain" and r["grad_step"] == 0]
+    return max(steps, default=0)
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:
@@ -176,6 +187,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         task=str(config["task.name"]),
         warmup_steps=int(config["train.warmup_steps"]) if config["algo.warmup"] else 0,
         online_steps=int(config["train.online_steps"]),
+        updates_from=_updates_from(rows),
         config=config,
         after_pretraining=pretrain[-1]["score"] if pretrain else None,
         after_warmup=warmup[-1]["score"] if warmup else None,
@@ -267,8 +279,9 @@ def aggregate_ci(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, 
 
 
 def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> str:
-    """Markdown table of the dip (:meth:`Run.dip`) per algorithm, next to the score after the
-    warmup (or pre-training) it falls from: ``mean [95% bootstrap CI]`` over seeds."""
+    """Markdown table of the dip (:meth:`Run.dip`) per algorithm, next to the score it falls
+    from (the last evaluation before the first online update, :attr:`Run.updates_from`) and the
+    final score: ``mean [95% bootstrap CI]`` over seeds."""
     def cell(values):
         mean, _, n = mean_se(values)
         if n == 0:
@@ -279,7 +292,7 @@ def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> s
     header = ["algorithm", "n", "score before the first update", f"dip: min over the first {fraction:.0%} of the online updates", "final"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, runs in groups.items():
-        start = [r.after_warmup if r.after_warmup is not None else r.after_pretraining for r in runs]
+        start = [r.score_at(r.updates_from) for r in runs]
         cells = [label, str(len(runs)), cell(start), cell([r.dip(fraction) for r in runs]), cell([r.final for r in runs])]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
