@@ -2,6 +2,7 @@
 writes them), checked against hand computation."""
 import csv
 import math
+import warnings
 
 import numpy as np
 
@@ -189,6 +190,13 @@ def test_duplicate_seeds_and_config_differences(tmp_path):
         find_runs([tmp_path])
     (tmp_path / "b" / "config.yaml").write_text((tmp_path / "b" / "config.yaml").read_text().replace("seed: 0", "seed: 1").replace("online_steps: 300", "online_steps: 600"))
     with pytest.warns(UserWarning, match=r"differ in config beyond the seed: \['train.online_steps'\]"):
+        group_runs(find_runs([tmp_path]))
+    # each seed's own pre-trained file (compare's layout) is not a difference of the experiment
+    for name, seed in (("a", 0), ("b", 1)):
+        config = tmp_path / name / "config.yaml"
+        config.write_text(config.read_text().replace("online_steps: 600", "online_steps: 300") + f"pretrained_checkpoint: pretrain/seed{seed}/pretrained.pt\n")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
         group_runs(find_runs([tmp_path]))
 
 

@@ -48,7 +48,7 @@ REQUIRED_COLUMNS = ("phase", "grad_step", "env_step", *VALUE_COLUMNS)
 CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_steps", "train.online_steps")
 DIP_FRACTION = 0.2  # the dip: min score over the first 20% of the online updates' env steps
 # Config entries expected to differ between runs of one algorithm.
-PER_RUN_KEYS = ("seed", "runs_root")
+PER_RUN_KEYS = ("seed", "runs_root", "pretrained_checkpoint")  # compare: one pre-trained file per seed
 REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
 
 
