@@ -90,7 +90,7 @@ def test_rlpd_runs_end_to_end(tmp_path):
 def test_the_task_function_pickles_for_parallel_launchers():
     """hydra/launcher=joblib sends the undecorated task function to its workers by value."""
     cloudpickle = pytest.importorskip("cloudpickle")  # what joblib's loky backend pickles with
-    from torchrl_wsrl.train import main
+    from torchrl_wsrl.cli.train import main
 
     cloudpickle.dumps(main.__wrapped__)
 

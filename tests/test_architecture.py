@@ -12,6 +12,7 @@ PACKAGE = ROOT / "torchrl_wsrl"
 ALLOWED = {
     "torchrl_wsrl.kernels": (),
     "torchrl_wsrl.rewards": (),
+    "torchrl_wsrl.errors": (),
     "torchrl_wsrl.runtime": (),
     "torchrl_wsrl.metrics": (),
     "torchrl_wsrl.plotting": (),
@@ -19,25 +20,29 @@ ALLOWED = {
     "torchrl_wsrl.collectors": (),
     "torchrl_wsrl.modules": ("torchrl_wsrl.modules", "torchrl_wsrl.kernels"),
     "torchrl_wsrl.objectives": ("torchrl_wsrl.objectives", "torchrl_wsrl.modules"),
-    "torchrl_wsrl.envs": ("torchrl_wsrl.envs", "torchrl_wsrl.rewards"),
-    "torchrl_wsrl.data.generate": ("torchrl_wsrl",),  # a command on top of the trainer
-    "torchrl_wsrl.data": ("torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.rewards"),
+    "torchrl_wsrl.domains": ("torchrl_wsrl.domains", "torchrl_wsrl.rewards", "torchrl_wsrl.errors"),
+    "torchrl_wsrl.envs": ("torchrl_wsrl.envs", "torchrl_wsrl.domains", "torchrl_wsrl.rewards"),
+    "torchrl_wsrl.data": ("torchrl_wsrl.data", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.errors", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.replay": ("torchrl_wsrl.data", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.update": ("torchrl_wsrl.objectives",),
     "torchrl_wsrl.evaluation": ("torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.modules"),
     "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives"),
-    "torchrl_wsrl.validation": ("torchrl_wsrl.envs",),
-    "torchrl_wsrl.conf": ("torchrl_wsrl.envs",),
+    "torchrl_wsrl.validation": ("torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs"),
+    # The run config: its schema imports the choice lists of the modules that define them.
+    "torchrl_wsrl.conf": (
+        "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",
+        "torchrl_wsrl.objectives", "torchrl_wsrl.update",
+    ),
     "torchrl_wsrl.testing": ("torchrl_wsrl.data", "torchrl_wsrl.envs"),
     "torchrl_wsrl.trainer": (
-        "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.data", "torchrl_wsrl.envs",
+        "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf", "torchrl_wsrl.data", "torchrl_wsrl.envs",
         "torchrl_wsrl.evaluation", "torchrl_wsrl.metrics", "torchrl_wsrl.modules", "torchrl_wsrl.plotting",
         "torchrl_wsrl.replay", "torchrl_wsrl.update", "torchrl_wsrl.validation",
     ),
-    # Commands: anything below them.
-    "torchrl_wsrl.train": ("torchrl_wsrl",),
-    "torchrl_wsrl.compare": ("torchrl_wsrl",),
     "torchrl_wsrl.report": ("torchrl_wsrl.metrics", "torchrl_wsrl.plotting"),
+    # Commands: anything below them; python -m torchrl_wsrl.train runs the train command.
+    "torchrl_wsrl.cli": ("torchrl_wsrl",),
+    "torchrl_wsrl.train": ("torchrl_wsrl.cli.train",),
     "torchrl_wsrl": (),  # the package itself, and any module without a rule: no project import
 }
 

@@ -35,8 +35,7 @@ def test_hydra_flags_see_the_registered_tasks():
     (a task of the registry, the network entry of its domain in profile=default's option)."""
     out = train("task=pen-binary", "--cfg", "job", "-p", "network.adroit")
     assert out.returncode == 0, out.stderr
-    cpu = OmegaConf.load(Path(torchrl_wsrl.__file__).parent / "conf" / "network" / "cpu.yaml")
-    assert OmegaConf.create(out.stdout) == cpu.adroit
+    assert OmegaConf.to_container(OmegaConf.create(out.stdout)) == {"critic_hidden": [128] * 3, "actor_hidden": [128] * 2}
 
 
 def test_an_existing_run_directory_is_left_as_it_is(tmp_path):

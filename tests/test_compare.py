@@ -1,10 +1,10 @@
-"""python -m torchrl_wsrl.compare: one pre-training per seed, every algorithm fine-tuned from it."""
+"""wsrl-compare: one pre-training per seed, every algorithm fine-tuned from it."""
 import pytest
 from hydra.errors import HydraException
 
 from test_algos import _tiny_hopper_dataset
 
-from torchrl_wsrl.compare import main, plan
+from torchrl_wsrl.cli.compare import main, plan
 from torchrl_wsrl.report import find_runs
 
 
@@ -48,6 +48,6 @@ def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
         first = {r.algo: r.after_pretraining for r in runs if r.seed == seed}
         assert first["wsrl"] == first["wsrl_no_warmup"]
     assert "dip" in (out / "scores.md").read_text()
-    assert "python -m torchrl_wsrl.compare --seeds 2" in (out / "command.md").read_text()
+    assert "wsrl-compare --seeds 2" in (out / "command.md").read_text()
     with pytest.raises(SystemExit):  # never over an existing report
         main(["--seeds", "1", "--out", str(out), *overrides])

@@ -10,7 +10,8 @@ from torch import nn
 
 import torchrl_wsrl
 from torchrl_wsrl.agent import make_critic, make_policy, network_sizes
-from torchrl_wsrl.envs.registry import DOMAINS, get_task, list_tasks
+from torchrl_wsrl.domains import DOMAINS, NETWORK_SCALES
+from torchrl_wsrl.envs.registry import get_task, list_tasks
 from torchrl_wsrl.validation import NETWORK_KEYS, ConfigError, validate_config
 
 CONF = Path(torchrl_wsrl.__file__).resolve().parent / "conf"
@@ -44,12 +45,35 @@ def test_a_task_composes_the_settings_of_its_domain(name):
     }
 
 
-@pytest.mark.parametrize("path", sorted((CONF / "network").glob("*.yaml")), ids=lambda p: p.stem)
-def test_every_network_option_names_every_domain(path):
-    option = OmegaConf.to_container(OmegaConf.load(path))
+def _option(scale: str) -> dict:
+    """The ``network`` option of ``scale`` as the domains define it."""
+    return {name: domain.networks(scale) for name, domain in DOMAINS.items()}
+
+
+@pytest.mark.parametrize("scale", NETWORK_SCALES)
+def test_every_network_option_names_every_domain(scale):
+    option = OmegaConf.to_container(_compose(f"network={scale}").network)
+    assert option == _option(scale)
     assert sorted(option) == sorted(DOMAINS)
     for domain, sizes in option.items():
         assert sorted(sizes) == sorted(NETWORK_KEYS), domain
+
+
+@pytest.mark.parametrize(
+    "scale, domain, critic, actor",
+    [
+        ("paper", "locomotion", [256, 256], [256, 256]),
+        ("paper", "antmaze", [256] * 4, [256] * 2),
+        ("paper", "kitchen", [512] * 3, [512] * 3),
+        ("paper", "adroit", [512] * 3, [512] * 2),
+        ("cpu", "antmaze", [128] * 4, [128] * 2),
+        ("compare", "adroit", [64] * 3, [128] * 2),
+        ("smoke", "kitchen", [32] * 3, [32] * 3),
+    ],
+)
+def test_a_scale_keeps_the_paper_layer_counts_at_its_widths(scale, domain, critic, actor):
+    """The authors' widths per domain (WSRL doc, per-domain table) and the narrower scales."""
+    assert DOMAINS[domain].networks(scale) == {"critic_hidden": critic, "actor_hidden": actor}
 
 
 def test_the_profiles_are_the_ones_mapped_here():
@@ -62,14 +86,14 @@ def test_a_profile_changes_the_networks_only_by_choosing_a_network_option(profil
     network size of its own (not under ``network``, not under ``task`` where they once were)."""
     cfg = _compose(f"profile={profile}", hydra=True)
     assert cfg.hydra.runtime.choices.network == PROFILE_NETWORK[profile]
-    assert cfg.network == OmegaConf.load(CONF / "network" / f"{PROFILE_NETWORK[profile]}.yaml")
+    assert OmegaConf.to_container(cfg.network) == _option(PROFILE_NETWORK[profile])
     body = OmegaConf.load(CONF / "profile" / f"{profile}.yaml")
     assert "network" not in body and not set(NETWORK_KEYS) & set(body.get("task", {}))
 
 
 def test_the_command_line_chooses_a_network_option_over_the_profile():
     cfg = _compose("profile=default", "network=paper", "task=antmaze-umaze")
-    assert network_sizes(cfg, get_task("antmaze-umaze")) == OmegaConf.load(CONF / "network" / "paper.yaml").antmaze
+    assert network_sizes(cfg, get_task("antmaze-umaze")) == _option("paper")["antmaze"]
 
 
 @pytest.mark.parametrize("name", ["antmaze-umaze", "kitchen-mixed", "pen-binary", "hopper-medium"])
@@ -78,7 +102,7 @@ def test_the_networks_have_the_sizes_of_the_task_domain(name):
     per-layer biases) and of the actor (its Linear layers but the head)."""
     task = get_task(name)
     cfg = _compose(f"task={name}", "profile=default", "agent.num_critics=2")
-    sizes = OmegaConf.load(CONF / "network" / "cpu.yaml")[task.domain]
+    sizes = OmegaConf.create(_option("cpu")[task.domain])
     critic_widths = [bias.shape[-1] for bias in make_critic(cfg, task).net.biases]
     actor_widths = [m.out_features for m in make_policy(cfg, task).modules() if isinstance(m, nn.Linear)][:-1]
     assert (critic_widths, actor_widths) == (list(sizes.critic_hidden), list(sizes.actor_hidden))
@@ -90,5 +114,5 @@ def test_a_network_option_without_the_task_domain_is_refused_in_one_line():
         validate_config(cfg)
     assert info.value.problems == [
         "network.antmaze: missing: network=cpu has no entry for the domain 'antmaze' of task=antmaze-umaze "
-        "(conf/network/*.yaml: one entry per domain, with critic_hidden and actor_hidden)"
+        "(a network option has one entry per domain, with critic_hidden and actor_hidden)"
     ]

@@ -8,8 +8,9 @@ import numpy as np
 
 import pytest
 
+from torchrl_wsrl.cli.report import main
 from torchrl_wsrl.report import (
-    ReportError, aggregate, bootstrap_ci, dip_table, find_runs, group_runs, main, mean_se, score_table, write_report,
+    ReportError, aggregate, bootstrap_ci, dip_table, find_runs, group_runs, mean_se, score_table, write_report,
 )
 from torchrl_wsrl.metrics import METRIC_COLUMNS
 

@@ -18,9 +18,10 @@ POLICY_OPTIMIZERS = ("actor", "alpha")
 
 
 def network_sizes(cfg: DictConfig, task: Task) -> DictConfig:
-    """The hidden layer widths of this run's networks: ``cfg.network[task.domain]``, the entry of
-    the task's domain in the chosen ``network`` option (``conf/network/<option>.yaml``), with
-    ``critic_hidden`` (each critic of the ensemble) and ``actor_hidden``, lists of widths.
+    """The hidden layer widths of this run's networks: ``cfg.network[task.domain]``, the entry
+    for the task's domain of the chosen ``network`` option (a scale of
+    :mod:`torchrl_wsrl.domains`), with ``critic_hidden`` (each critic of the ensemble) and
+    ``actor_hidden``, lists of widths.
 
     Raises:
         omegaconf.errors.ConfigKeyError: the option has no entry for the domain;

@@ -1,7 +1,8 @@
-"""Compare runs: score curves, Q diagnostics and a score table, by algorithm over seeds.
+"""Compare runs: score curves, Q diagnostics and a score table, by algorithm over seeds (the
+library behind ``wsrl-report``, :mod:`torchrl_wsrl.cli.report`, and ``wsrl-compare``).
 
-    python -m torchrl_wsrl.report runs/multirun/2026-01-01_12-00-00-000000 --steps 0,1000,2500
-    python -m torchrl_wsrl.report RUN_DIR [RUN_DIR ...] --out report/ [--overwrite]
+    wsrl-report runs/multirun/2026-01-01_12-00-00-000000 --steps 0,1000,2500
+    wsrl-report RUN_DIR [RUN_DIR ...] --out report/ [--overwrite]
 
 Each argument is a run directory (one ``metrics.csv`` and the ``config.yaml`` the trainer
 wrote next to it) or any folder above run directories, searched recursively. Runs are grouped
@@ -22,10 +23,8 @@ is the end of pre-training; the warmup, if any, covers env steps ``(0, warmup_st
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -442,26 +441,3 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
     plot_scores(curves, warmups, targets["score_curves.png"], title=", ".join(tasks))
     plot_q_diagnostics(curves, warmups, targets["q_diagnostics.png"], title=", ".join(tasks))
     return targets
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m torchrl_wsrl.report", description=__doc__.split("\n")[0])
-    parser.add_argument("paths", nargs="+", metavar="RUN_DIR", help="run directories or folders above them")
-    parser.add_argument("--out", help="folder for the report files (default: the paths' common folder)")
-    parser.add_argument("--steps", default="", help="comma-separated online env steps for table columns, e.g. 0,1000,5000")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing report files")
-    args = parser.parse_args(argv)
-    try:
-        steps = [int(s) for s in args.steps.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--steps takes comma-separated integers, got {args.steps!r}")
-    try:
-        written = write_report(args.paths, args.out, steps=steps, overwrite=args.overwrite)
-    except (ReportError, FileExistsError) as error:
-        parser.exit(2, f"error: {error}\n")
-    sys.stdout.write(written["scores.md"].read_text())
-    print("\nwrote " + ", ".join(str(p) for p in written.values()))
-
-
-if __name__ == "__main__":
-    main()

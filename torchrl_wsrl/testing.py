@@ -19,7 +19,7 @@ def task_params(names):
     (skipped with :data:`needs_robotics` where it is not installed)."""
     from torchrl_wsrl.envs import get_task
 
-    return [name if get_task(name).domain == "locomotion" else pytest.param(name, marks=needs_robotics) for name in names]
+    return [pytest.param(name, marks=needs_robotics) if get_task(name).rules.needs_robotics else name for name in names]
 
 
 def random_transitions(

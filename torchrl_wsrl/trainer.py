@@ -26,6 +26,7 @@ from torchrl_wsrl.agent import (
 )
 from torchrl_wsrl.checkpoint import EnvRNGState, ReplayState, RunCheckpoints, check_agent_state
 from torchrl_wsrl.collectors import make_collector
+from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset, sparse_failure_reward
 from torchrl_wsrl.envs import get_task, make_env
 from torchrl_wsrl.envs.wrappers import RecordResetRNG
@@ -118,6 +119,7 @@ class Trainer:
         # its directory as it found it.
         validate_config(cfg)
         self.cfg = cfg
+        self.plan = RunPlan.of(cfg)
         self.run_dir = Path(run_dir)
         self.task = get_task(cfg.task.name)
         self.checkpoints = RunCheckpoints(self.run_dir / "checkpoints", keep_last=cfg.checkpoint.keep_last, task=self.task.name)
@@ -157,7 +159,7 @@ class Trainer:
         if phase == "pretrain":
             loss, optimizers = self.pre_loss, self.pre_optimizers
         else:
-            loss = make_loss(self.cfg, self.task, self.actor, self._online_critic(), regularized=self.cfg.algo.online_loss == "calql")
+            loss = make_loss(self.cfg, self.task, self.actor, self._online_critic(), regularized=self.plan.regularized_online)
             optimizers = self._optimizers(loss, online=True)
         self.checkpoints.check(self.resume_from, self.resumed, loss=loss, optimizers=optimizers)
 
@@ -168,8 +170,8 @@ class Trainer:
     def _load_offline_data(self) -> TensorDictBase | None:
         """The offline data, if this run reads any (phase 1 without a checkpoint, or offline
         data mixed into online batches); sets the data's score and the reward bound."""
-        cfg, algo = self.cfg, self.cfg.algo
-        if not ((algo.pretrain and cfg.pretrained_checkpoint is None) or algo.offline_ratio > 0):
+        cfg = self.cfg
+        if not self.plan.needs_offline_data:
             return None
         tic = time.perf_counter()
         path = resolve_dataset(self.task, cfg.dataset_path)
@@ -230,7 +232,7 @@ class Trainer:
         self.metrics.write(row)
         log_row(self.logger, row)
         plot_run(
-            self.run_dir, warmup_steps=self.warmup_steps, data_score=self.summary.data_score, bc_steps=self.cfg.train.bc_steps
+            self.run_dir, warmup_steps=self.plan.warmup_steps, data_score=self.summary.data_score, bc_steps=self.cfg.train.bc_steps
         )
         return result
 
@@ -269,19 +271,6 @@ class Trainer:
         self.resumed = None  # applied once
         return states["progress"]
 
-    @property
-    def warmup_steps(self) -> int:
-        return self.cfg.train.warmup_steps if self.cfg.algo.warmup else 0
-
-    @property
-    def update_start(self) -> int:
-        """Online transitions in the buffer before the first update: the warmup, and at least
-        the online share of one batch, ``online_batch_size * (1 - offline_ratio)`` (the
-        authors' ``min_steps_to_update``; WSRL doc, Phase 2). "No warmup" is warmup 0 with
-        this rule, not a first update on a buffer of one transition."""
-        online_share = math.ceil(self.cfg.train.online_batch_size * (1 - self.cfg.algo.offline_ratio))
-        return max(self.warmup_steps, online_share)
-
     # -- phases -------------------------------------------------------------------------------
     def pretrain(self, loss, optimizers) -> None:
         """Phase 1: ``train.pretrain_steps`` Cal-QL / CQL updates on the offline data, the actor
@@ -316,9 +305,9 @@ class Trainer:
         state mid-episode (solver warm start included) cannot be restored exactly through
         gymnasium."""
         t, algo = plain_settings(self.cfg.train), self.cfg.algo
-        warmup_steps = self.warmup_steps
+        warmup_steps = self.plan.warmup_steps
         buffer, warmup, online_storage = make_replay_buffer(
-            capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.update_start,
+            capacity=t.buffer_capacity, batch_size=t.online_batch_size, warmup_steps=self.plan.update_start,
             offline_data=self.offline_data, offline_ratio=algo.offline_ratio, device=self.device,
         )
         online_buffer = getattr(buffer, "online_buffer", buffer)
@@ -331,7 +320,7 @@ class Trainer:
             EnvRNGState(collector=env).load_state_dict({"collector": self.resumed["env_rng"]["collector"]})
         collector = make_collector(
             env, SamplingPolicy(self.actor), total_frames=t.online_steps - self._resumed_env_step(),
-            random_frames=max(self.warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else 0,
+            random_frames=max(warmup_steps - self._resumed_env_step(), 0) if algo.warmup_policy == "random" else 0,
             device=self.device,
         )
         if self.resumed is not None:
@@ -341,7 +330,7 @@ class Trainer:
         # updates then start once one episode (and one batch) is in the buffer.
         mc_episodes = (
             EpisodeMCReturns(self.cfg.agent.gamma, sparse_failure_reward=sparse_failure_reward(self.task))
-            if algo.online_loss == "calql" else None
+            if self.plan.regularized_online else None
         )
         update = self._update_step(loss, optimizers, utd_ratio=t.utd_ratio, tau=self.cfg.agent.tau)
         every = self.cfg.checkpoint.online_every
@@ -397,10 +386,10 @@ class Trainer:
                 self.summary.record("after_pretraining", self._evaluate("pretrain", 0, 0))
             self.summary.wall_times_s["pre-training"] = time.perf_counter() - tic
 
-        if cfg.train.online_steps == 0:  # pre-training only (e.g. python -m torchrl_wsrl.compare)
+        if not self.plan.online:  # pre-training only (e.g. wsrl-compare)
             return self._finish()
         self.critic = self._online_critic()
-        loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=algo.online_loss == "calql").to(self.device)
+        loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=self.plan.regularized_online).to(self.device)
         optimizers = self._optimizers(loss, online=True)
         if pretrained is not None and resume_phase != "online":
             restore(loss, optimizers, pretrained, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not algo.init_critic)

@@ -1,86 +1,35 @@
-"""Checks of the resolved run config before any work is done (:func:`validate_config`).
+"""Checks of the run config before any work is done (:func:`validate_config`).
 
 A run that starts with a bad setting fails late: a pre-training of hours followed by a
 ``ZeroDivisionError`` at the first evaluation, or an online phase that never takes a gradient
-step. :func:`validate_config` reads the composed hydra config (``conf/config.yaml`` plus the
-task, algo and profile groups and the command-line overrides) and reports every problem at
-once, one per line, each as ``key=value: what was expected``.
+step. The schema (:mod:`torchrl_wsrl.conf.schema`) says what each key takes (type, bound,
+choices); this module checks a config against it and adds the rules that tie several keys
+together, written against the run's :class:`~torchrl_wsrl.conf.plan.RunPlan`. Every problem is
+reported at once, one line each, ``key=value: what was expected``.
+:func:`explain_compose_error` turns what hydra refuses while it composes (an unknown key or
+option, a value of the wrong type) into one such line.
 """
 from __future__ import annotations
 
 import difflib
 import importlib
-import math
-from collections.abc import Callable, Iterable
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import torch
-from omegaconf import DictConfig, ListConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
-__all__ = ["ConfigError", "validate_config"]
+from torchrl_wsrl.conf.plan import RunPlan
+from torchrl_wsrl.conf.schema import describe_type, field_problems, fmt, schema_fields, type_problems, unknown_domain, unknown_keys
+from torchrl_wsrl.domains import DOMAINS
+
+__all__ = ["ConfigError", "validate_config", "explain_compose_error"]
 
 _ABSENT = object()  # a key that is not in the config (or is ``???``)
 
-POSITIVE_INTS = (
-    "train.batch_size",
-    "train.online_batch_size",
-    "train.utd_ratio",
-    "train.eval_every",
-    "train.pretrain_eval_every",
-    "train.eval_episodes",
-    "train.diagnostic_batch_size",
-    "train.buffer_capacity",
-    "agent.num_critics",
-    "agent.subsample_size",
-    "task.cql.num_actions",
-    "agent.num_target_actions",
-)
-NON_NEGATIVE_INTS = (
-    "train.pretrain_steps",
-    "train.bc_steps",
-    "train.online_steps",
-    "train.warmup_steps",
-    "seed",
-)
-BOOLEANS = (
-    "algo.pretrain",
-    "algo.init_critic",
-    "algo.warmup",
-    "agent.subsample_replace",
-    "agent.backup_entropy",
-    "update_step.compile",
-    "update_step.cudagraphs",
-)
-# key -> (low, high, low_open, high_open)
-RANGES = {
-    "agent.gamma": (0.0, 1.0, True, True),
-    "agent.tau": (0.0, 1.0, True, False),
-    "agent.pretrain_tau": (0.0, 1.0, True, False),
-    "algo.offline_ratio": (0.0, 1.0, False, True),
-    "train.lr_actor": (0.0, math.inf, True, True),
-    "train.lr_critic": (0.0, math.inf, True, True),
-    "train.online_lr_critic": (0.0, math.inf, True, True),
-    "train.online_lr_actor": (0.0, math.inf, True, True),
-    "train.lr_alpha": (0.0, math.inf, True, True),
-    "train.lr_cql_alpha": (0.0, math.inf, True, True),
-    "task.cql.temperature": (0.0, math.inf, True, True),
-    "task.cql.alpha_init": (0.0, math.inf, True, True),
-    "agent.alpha_init": (0.0, math.inf, True, True),
-    "task.cql.alpha": (0.0, math.inf, False, True),
-    "train.q_bound_factor": (0.0, math.inf, True, True),  # the divergence stop's |Q| bound
-}
-CHOICES = {
-    "algo.warmup_policy": ("pretrained", "random"),
-    "algo.online_loss": ("wsrl", "calql"),
-    "agent.actor_q_reduction": ("min", "mean"),  # torchrl_wsrl.objectives.wsrl.Q_REDUCTIONS
-    "critic.backend": ("eager", "triton"),  # torchrl_wsrl.modules.critic.BACKENDS
-    "critic.head": ("per_critic", "shared"),  # torchrl_wsrl.modules.critic.HEADS
-    "critic.precision": ("fp32", "tf32", "bf16"),  # torchrl_wsrl.update.PRECISIONS
-    "train.eval_policy": ("deterministic", "sampling"),
-}
-OPTIONAL_CHOICES = {"critic.head"}  # absent from configs written before the option: its default
-LOGGERS = {"csv": None, "tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> module it needs
+LOGGER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb"}  # logger -> module it needs
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 # Task keys the profiles override, ignored when guessing which abstract task group was chosen.
@@ -101,27 +50,6 @@ class ConfigError(ValueError):
         return type(self), (self.problems,)
 
 
-def _fmt(value: Any) -> str:
-    """A value as it is written in a config or an override."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, (DictConfig, ListConfig)):
-        return str(OmegaConf.to_container(value, resolve=False))
-    return str(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _importable(module: str) -> bool:
     try:
         importlib.import_module(module)
@@ -131,19 +59,24 @@ def _importable(module: str) -> bool:
 
 
 class _Checks:
-    """Reads keys of ``cfg`` and collects problems. Each typed getter reports a bad value once
-    (results are memoised per key) and returns ``None`` for it, so dependent checks skip keys
-    that are already reported."""
+    """Reads keys of ``cfg`` and collects problems, each key reported once: :meth:`get` returns
+    ``None`` for a key that is missing, does not resolve, or was reported already, so a rule
+    that needs it is skipped."""
 
     def __init__(self, cfg: DictConfig):
         self.cfg = cfg
         self.problems: list[str] = []
         self.reported: set[str] = set()
-        self._memo: dict[str, Any] = {}
 
     def problem(self, key: str, value: Any, expected: str) -> None:
-        self.problems.append(f"{key}={_fmt(value)}: {expected}")
+        self.problems.append(f"{key}={fmt(value)}: {expected}")
         self.reported.add(key)
+
+    def add(self, found: list[tuple[str, str]]) -> None:
+        for key, line in found:
+            if key not in self.reported:
+                self.problems.append(line)
+                self.reported.add(key)
 
     def raw(self, key: str, *, required: bool = True) -> Any:
         """The resolved value at ``key``; ``_ABSENT`` if missing (a problem if ``required``) or
@@ -151,79 +84,21 @@ class _Checks:
         try:
             value = OmegaConf.select(self.cfg, key, default=_ABSENT)
         except Exception as e:  # interpolation errors, a key below a non-container, ...
-            self.problems.append(f"{key}: does not resolve ({type(e).__name__}: {str(e).splitlines()[0]})")
-            self.reported.add(key)
+            if key not in self.reported:
+                self.problems.append(f"{key}: does not resolve ({type(e).__name__}: {str(e).splitlines()[0]})")
+                self.reported.add(key)
             return _ABSENT
-        if value is _ABSENT and required:
+        if value is _ABSENT and required and key not in self.reported:
             self.problems.append(f"{key}: missing from the config")
             self.reported.add(key)
         return value
 
-    def _typed(self, key: str, parse: Callable[[Any], Any], *, required: bool = True) -> Any:
-        if key not in self._memo:
-            value = self.raw(key, required=required)
-            self._memo[key] = None if value is _ABSENT else parse(value)
-        return self._memo[key]
-
-    def integer(self, key: str, minimum: int, *, nullable: bool = False, required: bool = True) -> int | None:
-        def parse(value):
-            if value is None and nullable:
-                return None
-            if not _is_int(value) or value < minimum:
-                what = {0: "a non-negative integer", 1: "a positive integer"}.get(minimum, f"an integer >= {minimum}")
-                self.problem(key, value, f"must be {'null or ' if nullable else ''}{what}")
-                return None
-            return value
-
-        return self._typed(key, parse, required=required)
-
-    def number(self, key: str, low: float, high: float, low_open: bool, high_open: bool) -> float | None:
-        def parse(value):
-            inside = _is_number(value) and math.isfinite(value) and (
-                (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-            )
-            if not inside:
-                if high == math.inf:
-                    what = f"a finite number {'>' if low_open else '>='} {low:g}"
-                else:
-                    what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-                self.problem(key, value, f"must be {what}")
-                return None
-            return float(value)
-
-        return self._typed(key, parse)
-
-    def boolean(self, key: str) -> bool | None:
-        def parse(value):
-            if not isinstance(value, bool):
-                self.problem(key, value, "must be true or false")
-                return None
-            return value
-
-        return self._typed(key, parse)
-
-    def choice(self, key: str, choices: Iterable[str], *, required: bool = True) -> str | None:
-        choices = tuple(choices)
-
-        def parse(value):
-            if value is None and not required:
-                return None
-            if value not in choices:
-                self.problem(key, value, f"must be one of {', '.join(choices)}")
-                return None
-            return value
-
-        return self._typed(key, parse, required=required)
-
-    def path(self, key: str) -> str | None:
-        """An optional path: null or a string."""
-
-        def parse(value):
-            if value is not None and not isinstance(value, str):
-                self.problem(key, value, "must be null or a path")
-            return value if isinstance(value, str) else None
-
-        return self._typed(key, parse)
+    def get(self, key: str) -> Any:
+        """The value of a schema key for a rule: ``None`` where it cannot be used."""
+        if key in self.reported:
+            return None
+        value = self.raw(key, required=False)
+        return None if value is _ABSENT else value
 
     def check_resolves(self) -> None:
         """Report an interpolation anywhere else in the config (outside ``hydra``) that fails."""
@@ -234,6 +109,15 @@ class _Checks:
             key = getattr(e, "full_key", None) or "config"
             if key not in self.reported:
                 self.problems.append(f"{key}: does not resolve ({type(e).__name__}: {str(e).splitlines()[0]})")
+
+
+def _check_schema(c: _Checks) -> None:
+    """Every key the schema knows, every key it does not, each value's type and range."""
+    c.add(unknown_keys(c.cfg))
+    c.add(type_problems(c.cfg))
+    for key in schema_fields():
+        c.raw(key, required=key != "task.name")  # a missing or unresolvable value, once
+    c.add(field_problems(c.cfg, skip=c.reported))
 
 
 # -- the checks ---------------------------------------------------------------------------------
@@ -292,109 +176,90 @@ def _check_task(c: _Checks) -> None:
 
 
 def _check_network(c: _Checks) -> None:
-    """``network.<domain>`` of a registered task: the chosen network option has an entry for the
-    task's domain, its ``critic_hidden`` and ``actor_hidden`` non-empty lists of positive
-    integers (hidden layer widths)."""
+    """The chosen network option has an entry for the task's domain (its widths are the
+    schema's to check)."""
     from torchrl_wsrl.envs.registry import get_task, list_tasks
 
     name = c.raw("task.name", required=False)
-    if name not in list_tasks():  # _check_task reports it
+    if name not in list_tasks() or "network" in c.reported:  # reported already
         return
     domain = get_task(name).domain
-    if c.raw("network") is _ABSENT:  # reported: "network: missing from the config"
-        return
     if c.raw(f"network.{domain}", required=False) is _ABSENT:
         option = _hydra_choice(c.cfg, "network")
         chosen = f"network={option}" if option else "the network option"
         c.problems.append(
             f"network.{domain}: missing: {chosen} has no entry for the domain {domain!r} of task={name} "
-            f"(conf/network/*.yaml: one entry per domain, with {' and '.join(NETWORK_KEYS)})"
+            f"(a network option has one entry per domain, with {' and '.join(NETWORK_KEYS)})"
         )
         c.reported.add(f"network.{domain}")
         return
     for key in NETWORK_KEYS:
-        widths = c.raw(f"network.{domain}.{key}")
-        if widths is not _ABSENT and not (
-            isinstance(widths, ListConfig) and len(widths) and all(_is_int(w) and w > 0 for w in widths)
-        ):
-            c.problem(f"network.{domain}.{key}", widths, "must be a non-empty list of positive integers (hidden layer widths)")
-
-
-def _check_types(c: _Checks) -> None:
-    for key in POSITIVE_INTS:
-        c.integer(key, 1)
-    for key in NON_NEGATIVE_INTS:
-        c.integer(key, 0)
-    c.integer("threads", 1, nullable=True)
-    for key in BOOLEANS:
-        c.boolean(key)
-    for key, bounds in RANGES.items():
-        c.number(key, *bounds)
-    for key, choices in CHOICES.items():
-        if key in OPTIONAL_CHOICES and c.raw(key, required=False) is _ABSENT:
-            continue
-        c.choice(key, choices)
-    stop = c.raw("train.stop_score")
-    if stop is not None and stop is not _ABSENT and not (_is_number(stop) and math.isfinite(stop)):
-        c.problem("train.stop_score", stop, "must be null or a finite number (a normalized score)")
+        c.raw(f"network.{domain}.{key}")
 
 
 def _check_batches(c: _Checks) -> None:
-    batch, utd = c.integer("train.online_batch_size", 1), c.integer("train.utd_ratio", 1)
+    batch, utd = c.get("train.online_batch_size"), c.get("train.utd_ratio")
     if batch is not None and utd is not None and batch % utd:
         c.problem(
             "train.utd_ratio", utd,
             f"must divide train.online_batch_size={batch} (each online update splits it into utd_ratio minibatches)",
         )
-    bc, pretrain = c.integer("train.bc_steps", 0), c.integer("train.pretrain_steps", 0)
-    if c.boolean("algo.pretrain") and bc is not None and pretrain is not None and bc > pretrain:
+    bc, pretrain = c.get("train.bc_steps"), c.get("train.pretrain_steps")
+    if c.get("algo.pretrain") and bc is not None and pretrain is not None and bc > pretrain:
         c.problem("train.bc_steps", bc, f"must be <= train.pretrain_steps={pretrain} (BC warm start of the pre-training)")
-    num, replace = c.integer("agent.num_critics", 1), c.boolean("agent.subsample_replace")
+    num, replace = c.get("agent.num_critics"), c.get("agent.subsample_replace")
     for key in ("agent.subsample_size", "agent.cql_subsample_size"):
-        sub = c.integer(key, 1, nullable=key == "agent.cql_subsample_size", required=key == "agent.subsample_size")
+        sub = c.get(key)
         if num is not None and sub is not None and replace is False and sub > num:
             c.problem(key, sub, f"must be <= agent.num_critics={num} when agent.subsample_replace=false (drawn without replacement)")
 
 
+_PLAN_KEYS = (
+    "algo.pretrain", "algo.warmup", "algo.offline_ratio", "algo.online_loss", "pretrained_checkpoint",
+    "train.online_steps", "train.warmup_steps", "train.online_batch_size",
+)
+
+
+def _plan(c: _Checks) -> RunPlan | None:
+    """The run's plan, or ``None`` if a key it derives from was reported."""
+    if any(key in c.reported or c.raw(key, required=False) is _ABSENT for key in _PLAN_KEYS):
+        return None
+    return RunPlan.of(c.cfg)
+
+
 def _check_phases(c: _Checks) -> None:
-    pretrain, warmup = c.boolean("algo.pretrain"), c.boolean("algo.warmup")
-    checkpoint = c.path("pretrained_checkpoint")
-    pretrain_steps = c.integer("train.pretrain_steps", 0)
-    if pretrain and checkpoint is None and pretrain_steps == 0:
+    plan = _plan(c)
+    if plan is None:
+        return
+    if plan.pretrain and c.get("train.pretrain_steps") == 0:
         c.problem(
             "train.pretrain_steps", 0,
             "must be > 0 when algo.pretrain=true and no pretrained_checkpoint is given (nothing to fine-tune from)",
         )
-
-    online_steps, warmup_steps = c.integer("train.online_steps", 0), c.integer("train.warmup_steps", 0)
-    batch, ratio = c.integer("train.online_batch_size", 1), c.number("algo.offline_ratio", *RANGES["algo.offline_ratio"])
-    if not online_steps or warmup is None or warmup_steps is None:
+    online_steps, warmup_steps = c.get("train.online_steps"), c.get("train.warmup_steps")
+    if not plan.online:
         return
-    if warmup and online_steps <= warmup_steps:
+    if plan.warmup_steps and online_steps <= warmup_steps:
         c.problem(
             "train.online_steps", online_steps,
             f"must exceed train.warmup_steps={warmup_steps} when algo.warmup=true (online_steps counts the "
             "warmup): no update would ever run",
         )
-    elif batch is not None and ratio is not None:
-        # Trainer.update_start: the warmup, and at least the online share of one batch.
-        share = math.ceil(batch * (1 - ratio))
-        start = max(warmup_steps if warmup else 0, share)
-        if online_steps <= start:
-            c.problem(
-                "train.online_steps", online_steps,
-                f"must exceed {start}, the online transitions the buffer needs before the first update "
-                f"(ceil(train.online_batch_size={batch} * (1 - algo.offline_ratio={ratio:g}))): no update would ever run",
-            )
+    elif online_steps <= plan.update_start:
+        batch, ratio = c.get("train.online_batch_size"), c.get("algo.offline_ratio")
+        c.problem(
+            "train.online_steps", online_steps,
+            f"must exceed {plan.update_start}, the online transitions the buffer needs before the first update "
+            f"(ceil(train.online_batch_size={batch} * (1 - algo.offline_ratio={ratio:g}))): no update would ever run",
+        )
 
 
 def _check_inputs(c: _Checks) -> None:
-    pretrain, ratio = c.boolean("algo.pretrain"), c.number("algo.offline_ratio", *RANGES["algo.offline_ratio"])
-    checkpoint, dataset = c.path("pretrained_checkpoint"), c.path("dataset_path")
+    checkpoint, dataset = c.get("pretrained_checkpoint"), c.get("dataset_path")
     algo = c.raw("algo.name", required=False)
     algo = "this algo" if algo is _ABSENT else f"algo={algo}"
     if checkpoint is not None:
-        if pretrain is False:
+        if c.get("algo.pretrain") is False:
             c.problem(
                 "pretrained_checkpoint", checkpoint,
                 f"{algo} does not pre-train (algo.pretrain=false): the checkpoint would be silently ignored",
@@ -402,26 +267,23 @@ def _check_inputs(c: _Checks) -> None:
         if not Path(checkpoint).is_file():
             c.problem("pretrained_checkpoint", checkpoint, "no such file")
     if dataset is not None:
-        if pretrain is not None and ratio is not None:
-            needs_data = (pretrain and checkpoint is None) or ratio > 0  # as Trainer.run
-            if not needs_data:
-                why = "a pretrained_checkpoint is given" if pretrain else "algo.pretrain=false"
-                c.problem(
-                    "dataset_path", dataset,
-                    f"{algo} loads no offline data ({why}, algo.offline_ratio={ratio:g}): it would be silently ignored",
-                )
+        plan = _plan(c)
+        if plan is not None and not plan.needs_offline_data:
+            why = "a pretrained_checkpoint is given" if plan.from_checkpoint else "algo.pretrain=false"
+            c.problem(
+                "dataset_path", dataset,
+                f"{algo} loads no offline data ({why}, algo.offline_ratio={c.get('algo.offline_ratio'):g}): it would be silently ignored",
+            )
         path = Path(dataset)
         if not (path.is_file() or (path / "data").is_dir()):
             c.problem("dataset_path", dataset, "no D4RL-format .hdf5 file and no Minari dataset folder (one holding data/) there")
 
 
 def _check_device(c: _Checks) -> None:
-    value = c.raw("device")
+    value = c.get("device")
     device = None
-    if value is not _ABSENT:
+    if value is not None:
         try:
-            if not isinstance(value, str):
-                raise TypeError
             device = torch.device(value)
         except (RuntimeError, TypeError, ValueError):
             c.problem("device", value, f"not a torch device string ({', '.join(DEVICE_TYPES)} or cuda:N)")
@@ -434,26 +296,21 @@ def _check_device(c: _Checks) -> None:
             c.problem("device", value, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
         elif device.type == "mps" and not torch.backends.mps.is_available():
             c.problem("device", value, "MPS is not available on this machine (torch.backends.mps.is_available() is false)")
-    if c.boolean("update_step.cudagraphs") and (device is None or device.type != "cuda"):
-        c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={_fmt(value if value is not _ABSENT else None)}")
-    if c.choice("critic.backend", CHOICES["critic.backend"]) == "triton" and not _importable("triton"):
+    if c.get("update_step.cudagraphs") and (device is None or device.type != "cuda"):
+        c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={fmt(value)}")
+    if c.get("critic.backend") == "triton" and not _importable("triton"):
         c.problem("critic.backend", "triton", "needs Triton, but `import triton` fails")
 
 
 def _check_run_management(c: _Checks) -> None:
-    """Keys of checkpointing, logging and resuming; each is checked only where present."""
-    c.integer("checkpoint.pretrain_every", 1, nullable=True, required=False)  # gradient steps
-    c.integer("checkpoint.online_every", 1, nullable=True, required=False)  # env steps
-    c.integer("checkpoint.keep_last", 1, nullable=True, required=False)
-    logger = c.choice("logger", LOGGERS, required=False)
-    if logger is not None and LOGGERS[logger] and not _importable(LOGGERS[logger]):
-        c.problem("logger", logger, f"needs the {LOGGERS[logger]} package, but `import {LOGGERS[logger]}` fails")
-    resume = c.raw("resume", required=False)
-    if resume is _ABSENT or resume is None:
+    """The logger's package imports; ``resume`` is a run directory."""
+    logger = c.get("logger")
+    if logger in LOGGER_PACKAGES and not _importable(LOGGER_PACKAGES[logger]):
+        c.problem("logger", logger, f"needs the {LOGGER_PACKAGES[logger]} package, but `import {LOGGER_PACKAGES[logger]}` fails")
+    resume = c.get("resume")
+    if resume is None:
         return
-    if not isinstance(resume, str):
-        c.problem("resume", resume, "must be null or a run directory")
-    elif not Path(resume).is_dir():
+    if not Path(resume).is_dir():
         c.problem("resume", resume, "no such run directory")
     else:
         missing = [name for name, ok in (("config.yaml", (Path(resume) / "config.yaml").is_file()),
@@ -462,7 +319,7 @@ def _check_run_management(c: _Checks) -> None:
             c.problem("resume", resume, f"not a run directory: it holds no {' and no '.join(missing)}")
 
 
-CHECKS = (_check_task, _check_network, _check_types, _check_batches, _check_phases, _check_inputs, _check_device, _check_run_management)
+CHECKS = (_check_schema, _check_task, _check_network, _check_batches, _check_phases, _check_inputs, _check_device, _check_run_management)
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -470,31 +327,25 @@ def validate_config(cfg: DictConfig) -> None:
 
     Checks (each failure is one line ``key=value: what was expected``):
 
+    - the schema (:mod:`torchrl_wsrl.conf.schema`): no key it lacks (with the closest valid
+      key), none of its keys missing or unresolvable, each value of its type, bounds (counts
+      >= 1 or >= 0, ``gamma`` in (0, 1), learning rates finite and > 0, ...) and choices; the
+      network widths non-empty lists of positive integers;
     - ``task.name`` is set (an abstract domain group such as ``task=_locomotion`` sets none) and
-      registered in :mod:`torchrl_wsrl.envs.registry`;
-    - the ``network`` option has an entry for the task's domain (``network.<domain>``), whose
-      ``critic_hidden`` and ``actor_hidden`` are non-empty lists of positive integers;
-    - counts are integers (not booleans, floats or strings): the batch sizes, ``utd_ratio``,
-      evaluation periods and episodes, buffer capacity, ``agent.num_critics`` /
-      ``subsample_size``, ``task.cql.num_actions`` >= 1; the step counts and ``seed`` >= 0;
-      ``threads`` null or >= 1; the flags are booleans;
+      registered in :mod:`torchrl_wsrl.envs.registry`; the ``network`` option has an entry for
+      the task's domain;
     - ``train.utd_ratio`` divides ``train.online_batch_size``; ``bc_steps <= pretrain_steps``;
-      ``agent.subsample_size <= agent.num_critics`` when drawn without replacement;
-    - ranges: ``gamma`` in (0, 1), ``tau`` / ``pretrain_tau`` in (0, 1], ``algo.offline_ratio``
-      in [0, 1), learning rates and ``alpha_init`` finite and > 0, ``task.cql.alpha`` >= 0,
-      ``algo.warmup_policy`` / ``online_loss``, ``agent.actor_q_reduction`` and
-      ``critic.backend`` among their choices;
-    - phases: pre-training has steps unless ``pretrained_checkpoint`` is given; with online
-      steps, ``online_steps`` exceeds the warmup and the online transitions the first update
-      needs (``Trainer.update_start``), otherwise no update would run;
+      ``agent.subsample_size`` / ``cql_subsample_size <= agent.num_critics`` when drawn
+      without replacement;
+    - phases (:class:`~torchrl_wsrl.conf.plan.RunPlan`): pre-training has steps unless
+      ``pretrained_checkpoint`` is given; with online steps, ``online_steps`` exceeds the warmup
+      and the online transitions the first update needs (``RunPlan.update_start``);
     - inputs: ``pretrained_checkpoint`` / ``dataset_path`` exist, and are not given where the
       algo would ignore them (no pre-training; no offline data needed);
     - hardware: ``device`` parses and is available, ``update_step.cudagraphs`` has a CUDA device,
-      the Triton backend can import ``triton``;
-    - where present: ``checkpoint.pretrain_every`` / ``online_every`` / ``keep_last`` >= 1,
-      ``logger`` in csv / tensorboard / wandb with its package importable, ``resume`` an
+      the Triton backend can import ``triton``; the logger's package imports; ``resume`` an
       existing run directory holding ``config.yaml`` and ``checkpoints/``;
-    - missing keys and interpolations that do not resolve anywhere (outside ``hydra``).
+    - interpolations that do not resolve anywhere (outside ``hydra``).
 
     Raises:
         ConfigError: one or more checks failed; the message lists every failure, one per line
@@ -508,3 +359,55 @@ def validate_config(cfg: DictConfig) -> None:
     checks.check_resolves()
     if checks.problems:
         raise ConfigError(checks.problems)
+
+
+_MISSING_OPTION = re.compile(r"Could not find '([^']+)/([^'/]+)'")
+_OVERRIDE = re.compile(r"override '?([\w.\-+~]+)=?([^']*)'?")
+_NETWORK_WIDTHS = re.compile(r"network\.\w+\.(critic|actor)_hidden")
+
+
+def _causes(error: BaseException):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def explain_compose_error(error: Exception) -> str:
+    """One line for what hydra refused while it composed the run config: an option of a group
+    that does not exist (``task=hoper-medium``: the closest options), a key the schema lacks
+    (``train.online_step=100``: the closest key), a value its type refuses
+    (``train.utd_ratio=abc``: what the key takes), else the first line of hydra's message."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    message = str(error)
+    found = _MISSING_OPTION.search(message)
+    if isinstance(error, MissingConfigException) and found:
+        group, option = found.groups()
+        options = [o for o in (error.options or []) if not o.startswith("_")]
+        close = difflib.get_close_matches(option, options, n=3, cutoff=0.5)
+        hint = f"closest: {', '.join(close)}" if close else f"choose one of {', '.join(options)}"
+        return f"{group}={option}: no such {group}; {hint}"
+    override = _OVERRIDE.search(message)
+    target = override.group(1).lstrip("+~").split(".") if override else []
+    if target[:1] == ["network"] and len(target) > 1 and target[1] not in DOMAINS:
+        return unknown_domain(target[1])
+    for cause in _causes(error):
+        key = getattr(cause, "full_key", None) or (override.group(1).lstrip("+~") if override else None)
+        if isinstance(cause, (ConfigAttributeError, ConfigKeyError)) and key:
+            close = difflib.get_close_matches(key, list(schema_fields()), n=1, cutoff=0.6)
+            return f"{key}: not a key of the run config" + (f"; closest: {close[0]}" if close else "")
+        if isinstance(cause, ValidationError) and key:
+            value = override.group(2) if override else getattr(cause, "value", "")
+            field = schema_fields().get(key)
+            if field is not None:
+                what = f"must be {describe_type(field)}"
+            elif _NETWORK_WIDTHS.fullmatch(key):
+                what = "must be a non-empty list of positive integers (hidden layer widths)"
+            else:
+                what = str(cause).splitlines()[0]
+            return f"{key}={value}: {what}"
+    deepest = list(_causes(error))[-1]
+    if override and deepest is not error:
+        return f"{override.group(0).removeprefix('override ').strip(chr(39))}: {str(deepest).splitlines()[0]}"
+    return message.strip().splitlines()[0]

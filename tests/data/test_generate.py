@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from torchrl_wsrl.agent import load_checkpoint, save_checkpoint
-from torchrl_wsrl.data.generate import actor_from_checkpoint, generate, main, summary
+from torchrl_wsrl.cli.generate import actor_from_checkpoint, generate, main, summary
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import load_task_dataset
 from torchrl_wsrl.envs import get_task, make_gym_env
-from torchrl_wsrl.envs.mazes import cell_to_xy, open_cells, steps_to_cell, xy_to_cell
+from torchrl_wsrl.domains.mazes import cell_to_xy, open_cells, steps_to_cell, xy_to_cell
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
 from torchrl_wsrl.testing import needs_robotics, task_params
@@ -195,7 +195,7 @@ def test_medium_replay_trains_sac_with_the_trainer_and_writes_its_buffer(tmp_pat
 
 
 def test_medium_stop_score_is_d4rls_medium_level():
-    from torchrl_wsrl.data.generate import medium_stop_score
+    from torchrl_wsrl.cli.generate import medium_stop_score
 
     assert medium_stop_score(get_task("hopper-medium")) == 44.0 and medium_stop_score(UMAZE) is None
 

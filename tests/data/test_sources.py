@@ -15,7 +15,8 @@ import pytest
 import torch
 
 from torchrl_wsrl.data import DatasetError
-from torchrl_wsrl.data.layouts import GOAL_RADIUS, MAZE2D_QPOS_OFFSET
+from torchrl_wsrl.domains.mazes import GOAL_RADIUS
+from torchrl_wsrl.domains.pointmaze import MAZE2D_QPOS_OFFSET
 from torchrl_wsrl.data.sources import (
     d4rl_path,
     generated_path,
@@ -24,7 +25,7 @@ from torchrl_wsrl.data.sources import (
     sparse_failure_reward,
 )
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.envs.mazes import cell_to_xy
+from torchrl_wsrl.domains.mazes import cell_to_xy
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -184,7 +185,7 @@ def test_antmaze_d4rl_file_is_refused_with_the_minari_release_named():
         terminals=_flags(4, []),
         timeouts=_flags(4, [3]),
     )
-    expected = f"{re.escape(str(path))}.*mirror image.*'D4RL/antmaze/umaze-v1'.*env_id"
+    expected = f"{re.escape(str(path))}.*mirror image.*env_id.*'D4RL/antmaze/umaze-v1'"
     with pytest.raises(DatasetError, match=expected):
         load_task_dataset(task)
 
@@ -444,7 +445,7 @@ def test_missing_data_says_where_it_looked_and_how_to_get_it():
         assert str(path) in message
     assert "minari download D4RL/antmaze/large-diverse-v1" in message
     assert "antmaze-large-diverse-v2 cannot be used" in message
-    assert "python -m torchrl_wsrl.data.generate --task antmaze-large-diverse" in message
+    assert "wsrl-generate --task antmaze-large-diverse" in message
     assert "stand-in, not the paper's data" in message
 
     with pytest.raises(FileNotFoundError, match="--task antmaze-ultra-diverse") as error:

@@ -7,13 +7,8 @@ import torch
 from torchrl.envs.utils import check_env_specs
 
 from torchrl_wsrl.envs import get_task, list_tasks, make_env, make_gym_env
-from torchrl_wsrl.envs.wrappers import (
-    GoalTaskWrapper,
-    adroit_binary_reward,
-    info_success,
-    kitchen_all_solved,
-    kitchen_solved_count,
-)
+from torchrl_wsrl.domains import get_domain
+from torchrl_wsrl.envs.wrappers import GoalTaskWrapper
 from torchrl_wsrl.testing import needs_robotics, task_params
 
 
@@ -132,7 +127,7 @@ def _run(env, steps):
 
 def test_adroit_binary_reward_is_zero_on_success_else_minus_one():
     infos = [{"success": False}, {"success": False}, {"success": True}]
-    env = GoalTaskWrapper(_ScriptedEnv(infos), info_success, adroit_binary_reward)
+    env = GoalTaskWrapper(_ScriptedEnv(infos), *get_domain("adroit").step_rules(get_task("pen-binary")))
     steps = _run(env, 3)
     assert [s[1] for s in steps] == [-1.0, -1.0, 0.0]
     assert [s[2] for s in steps] == [False, False, True]  # ends on success
@@ -157,7 +152,7 @@ def test_kitchen_reward_counts_subtasks_solved_so_far():
         ["kettle", "microwave", "light switch", "slide cabinet"],
     ]
     infos = [{"episode_task_completions": s} for s in solved]
-    env = GoalTaskWrapper(_ScriptedEnv(infos), kitchen_all_solved(4), kitchen_solved_count)
+    env = GoalTaskWrapper(_ScriptedEnv(infos), *get_domain("kitchen").step_rules(get_task("kitchen-partial")))
     steps = _run(env, 5)
     assert [s[1] for s in steps] == [0.0, 1.0, 1.0, 2.0, 4.0]
     assert [s[2] for s in steps] == [False] * 4 + [True]

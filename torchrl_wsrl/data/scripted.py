@@ -10,7 +10,7 @@ import torch
 from tensordict import TensorDictBase
 from tensordict.nn import TensorDictModuleBase
 
-from torchrl_wsrl.envs.mazes import MazeMap, cell_to_xy, open_cells, steps_to_cell, xy_to_cell
+from torchrl_wsrl.domains.mazes import MazeMap, cell_to_xy, open_cells, steps_to_cell, xy_to_cell
 
 __all__ = ["WaypointController", "RandomStartCell"]
 

@@ -6,7 +6,7 @@ before generated stand-ins:
 1. ``<data dir>/<task.d4rl_name>.hdf5``: the paper's D4RL(-format) file, copied there;
 2. ``<Minari root>/<task.minari_id>``: the local Minari release (root: ``MINARI_DATASETS_PATH``,
    else ``~/.minari/datasets``);
-3. ``<data dir>/<task.name>.hdf5``: written by ``python -m torchrl_wsrl.data.generate``;
+3. ``<data dir>/<task.name>.hdf5``: written by ``wsrl-generate``;
 4. ``torchrl_wsrl/assets/<task.name>.hdf5``: a small sample shipped with the package.
 
 ``<data dir>`` is ``$TORCHRL_WSRL_DATA``, else ``~/.cache/torchrl_wsrl/datasets``. How each
@@ -48,7 +48,7 @@ logger = logging.getLogger(__name__)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
-# Generator behaviours that reproduce the paper's data in kind (see torchrl_wsrl.data.generate).
+# Generator behaviours that reproduce the paper's data in kind (see torchrl_wsrl.cli.generate).
 _FAITHFUL_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert", "waypoint")
 
 
@@ -161,14 +161,17 @@ def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.9
         # Minari stores its episodes one by one: no unmarked episode ends. Its recorded human
         # demos may be longer than the task's limit (e.g. pen's 200 steps against 100).
         layout = minari_layout(task)
-        return load_minari(path.name, root=path.parent, **kwargs, **layout.reader_kwargs())
+        return load_minari(path.name, root=path.parent, **kwargs, relabel=layout.relabel, obs_transform=layout.obs_transform)
     if not path.is_file():
         raise FileNotFoundError(
             f"No D4RL-format HDF5 file and no Minari dataset folder (one holding data/) at {path}"
         )
     # A flat HDF5 file marks episode ends in terminals / timeouts: one missing shows as an
     # episode longer than the task's limit.
-    return load_d4rl_hdf5(path, **kwargs, max_episode_steps=task.max_episode_steps, **d4rl_layout(task, path).reader_kwargs())
+    layout = d4rl_layout(task, path)
+    return load_d4rl_hdf5(
+        path, **kwargs, max_episode_steps=task.max_episode_steps, relabel=layout.relabel, obs_transform=layout.obs_transform
+    )
 
 
 def _candidates(task: Task) -> list[tuple[str, Path]]:
@@ -194,7 +197,7 @@ def missing_dataset_message(task: Task) -> str:
             f"{task.minari_id}` and copy the folder {task.minari_id} of its datasets root to "
             f"{minari_path(task)}"
         )
-    if task.domain in ("antmaze", "kitchen"):
+    if not task.rules.d4rl_release_usable:
         ways.append(
             f"D4RL's file {task.d4rl_name} cannot be used for this task (its observations do not "
             "map onto the env, see docs/tasks.md)"
@@ -204,7 +207,7 @@ def missing_dataset_message(task: Task) -> str:
     caveat = "" if task.behaviour in _FAITHFUL_BEHAVIOURS else ", a stand-in, not the paper's data"
     ways.append(
         f"generate it (behaviour {task.behaviour!r}{caveat}): "
-        f"python -m torchrl_wsrl.data.generate --task {task.name}"
+        f"wsrl-generate --task {task.name}"
     )
     ways.append(
         f"name a file or Minari folder: python -m torchrl_wsrl.train task={task.name} "

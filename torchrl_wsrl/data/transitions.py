@@ -15,6 +15,8 @@ import torch
 from tensordict import TensorDict
 
 from torchrl_wsrl.data.returns import mc_returns
+from torchrl_wsrl.domains.base import Relabel
+from torchrl_wsrl.errors import DatasetError, MissingKeyError
 from torchrl_wsrl.rewards import scale_reward
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
@@ -24,18 +26,6 @@ D4RL_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 # Stored actions may sit a rounding error outside the [-1, 1] box of the envs we train on; more
 # than this means the data was recorded in another action scale (unnormalised env, wrong task).
 ACTION_TOLERANCE = 1e-3
-
-
-class DatasetError(ValueError):
-    """An offline dataset whose content cannot be used; the message names the source and key."""
-
-
-class MissingKeyError(DatasetError, KeyError):
-    """A required key is absent; catchable as ``KeyError`` as well as ``ValueError``."""
-
-    def __str__(self) -> str:
-        # KeyError's str() is repr(message); keep the readable message.
-        return str(self.args[0])
 
 
 def transitions_to_tensordict(
@@ -149,7 +139,6 @@ def transitions_to_tensordict(
     )
 
 
-Relabel = Callable[[dict[str, Any]], Mapping[str, Any]]
 
 
 def apply_relabel(arrays: dict[str, Any], relabel: Relabel, source: str) -> dict[str, Any]:

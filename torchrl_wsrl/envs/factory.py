@@ -1,4 +1,5 @@
-"""Build a task's env: a gymnasium env with the domain rules, or its TorchRL wrapper."""
+"""Build a task's env: a gymnasium env with its domain's rules (:mod:`torchrl_wsrl.domains`), or
+its TorchRL wrapper."""
 
 from __future__ import annotations
 
@@ -14,24 +15,9 @@ from torchrl.envs.libs.gym import GymWrapper
 
 from torchrl_wsrl.envs import kitchen_patch
 from torchrl_wsrl.envs.registry import Task, get_task
-from torchrl_wsrl.envs.wrappers import (
-    GoalTaskWrapper,
-    adroit_binary_reward,
-    concat_dict_observation,
-    info_success,
-    kitchen_all_solved,
-    kitchen_solved_count,
-)
+from torchrl_wsrl.envs.wrappers import GoalTaskWrapper, concat_dict_observation
 
 __all__ = ["make_gym_env", "make_env"]
-
-# Which entries of a Dict observation the agent sees, in order.
-_DICT_OBSERVATION_KEYS = {
-    # D4RL's antmaze observation is qpos + qvel with the ant's x, y first.
-    "antmaze": ("achieved_goal", "observation"),
-    "kitchen": ("observation",),
-    "pointmaze": ("observation", "desired_goal"),
-}
 
 
 def _require_robotics(task: Task) -> None:
@@ -45,21 +31,11 @@ def _require_robotics(task: Task) -> None:
     gym.register_envs(gymnasium_robotics)
 
 
-def _domain_rules(env: gym.Env, task: Task) -> gym.Env:
-    if task.domain == "adroit":
-        return GoalTaskWrapper(env, info_success, adroit_binary_reward)
-    if task.domain == "kitchen":
-        num_subtasks = len(dict(task.env_kwargs)["tasks_to_complete"])
-        return GoalTaskWrapper(env, kitchen_all_solved(num_subtasks), kitchen_solved_count)
-    # antmaze, pointmaze: the env's sparse 0/1 reward and info["success"] already match.
-    return GoalTaskWrapper(env, info_success)
-
-
 def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gym.Env:
     """The gymnasium env of ``task``, with the domain's reward and termination rules.
 
     Observation: float32 Box of shape ``[task.obs_dim]`` (Dict observations flattened as
-    documented in :mod:`torchrl_wsrl.envs.registry`). Action: float32 Box ``[-1, 1]`` of shape
+    documented in the domain modules, :mod:`torchrl_wsrl.domains`). Action: float32 Box ``[-1, 1]`` of shape
     ``[task.action_dim]``. Reward: the RAW domain reward (before ``task.reward_scale`` and
     ``task.reward_bias``): locomotion as gymnasium; antmaze and pointmaze 1 at the goal, else
     0; kitchen the number of subtasks solved so far; adroit 0 on success, else -1. Goal-reaching
@@ -76,7 +52,8 @@ def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gy
         ImportError: a gymnasium-robotics task without gymnasium-robotics installed.
         ValueError: the built env's spaces do not match ``task.obs_dim``/``task.action_dim``.
     """
-    if task.domain != "locomotion":
+    domain = task.rules
+    if domain.needs_robotics:
         _require_robotics(task)
     env = gym.make(
         task.env_id,
@@ -84,15 +61,16 @@ def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gy
         render_mode=render_mode,
         **dict(task.env_kwargs),
     )
-    if task.domain in _DICT_OBSERVATION_KEYS:
-        env = concat_dict_observation(env, _DICT_OBSERVATION_KEYS[task.domain])
+    if domain.observation_keys is not None:
+        env = concat_dict_observation(env, domain.observation_keys)
     elif env.observation_space.dtype != np.float32:
         env = gym.wrappers.DtypeObservation(env, np.float32)
     action_space = env.action_space
     if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
-    if task.has_success:
-        env = _domain_rules(env, task)
+    rules = domain.step_rules(task)
+    if rules is not None:
+        env = GoalTaskWrapper(env, rules.success, rules.reward)
     _check_spaces(env, task)
     if seed is not None:
         env.reset(seed=seed)

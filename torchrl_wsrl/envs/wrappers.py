@@ -1,4 +1,5 @@
-"""Gymnasium-level pieces of the env factory: domain reward rules and flat observations."""
+"""Gymnasium-level pieces of the env factory: a goal-reaching domain's step rules applied to an env
+(the rules themselves: :mod:`torchrl_wsrl.domains`), flat observations, the reset generator's record."""
 
 from __future__ import annotations
 
@@ -8,48 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-__all__ = [
-    "GoalTaskWrapper",
-    "concat_dict_observation",
-    "info_success",
-    "adroit_binary_reward",
-    "kitchen_solved_count",
-    "kitchen_all_solved",
-    "RecordResetRNG",
-]
-
-
-def info_success(info: dict[str, Any]) -> bool:
-    """Success flag the maze and Adroit envs put in ``info["success"]`` (False when absent)."""
-    return bool(info.get("success", False))
-
-
-def adroit_binary_reward(reward: float, info: dict[str, Any]) -> float:
-    """Binary Adroit reward: 0.0 at a step where ``info["success"]``, else -1.0.
-
-    Source: the binary Adroit tasks of Nair et al. 2020 (AWAC) used by Cal-QL and WSRL; the
-    env's own sparse reward (10 / -0.1 for pen) is discarded.
-    """
-    return 0.0 if info_success(info) else -1.0
-
-
-def kitchen_solved_count(reward: float, info: dict[str, Any]) -> float:
-    """Kitchen reward: how many of the episode's subtasks are solved so far (0..4).
-
-    FrankaKitchen-v1 itself rewards only the subtasks solved at this step. The authors' kitchen
-    env ends an episode when the reward reaches 4 and scores it by its final reward / 4, both
-    of which need the running count, read here from ``info["episode_task_completions"]``.
-    """
-    return float(len(info.get("episode_task_completions", ())))
-
-
-def kitchen_all_solved(num_subtasks: int) -> Callable[[dict[str, Any]], bool]:
-    """Kitchen success test: all ``num_subtasks`` subtasks of the episode solved."""
-
-    def all_solved(info: dict[str, Any]) -> bool:
-        return kitchen_solved_count(0.0, info) == num_subtasks
-
-    return all_solved
+__all__ = ["GoalTaskWrapper", "concat_dict_observation", "RecordResetRNG"]
 
 
 class GoalTaskWrapper(gym.Wrapper):

@@ -1,10 +1,10 @@
-"""Generate a D4RL-format offline dataset for a task, locally (no download).
+"""``wsrl-generate``: a D4RL-format offline dataset for a task, made locally (no download).
 
-    python -m torchrl_wsrl.data.generate --task hopper-medium
-    python -m torchrl_wsrl.data.generate --task pointmaze-umaze
-    python -m torchrl_wsrl.data.generate --task antmaze-large-diverse --transitions 100000
-    python -m torchrl_wsrl.data.generate --task pen-binary --policy-checkpoint runs/.../final.pt
-    python -m torchrl_wsrl.data.generate --task hopper-medium -- train.warmup_steps=2000
+    wsrl-generate --task hopper-medium
+    wsrl-generate --task pointmaze-umaze
+    wsrl-generate --task antmaze-large-diverse --transitions 100000
+    wsrl-generate --task pen-binary --policy-checkpoint runs/.../final.pt
+    wsrl-generate --task hopper-medium -- train.warmup_steps=2000
 
 Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4RL (Fu et al.
 2020):
@@ -55,7 +55,7 @@ from torchrl_wsrl.data.returns import episode_returns
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
-from torchrl_wsrl.envs.mazes import MAZE_SIZE_SCALING
+from torchrl_wsrl.domains.mazes import MAZE_SIZE_SCALING
 from torchrl_wsrl.modules import SamplingPolicy, make_actor
 from torchrl_wsrl.rewards import unscale_reward
 from torchrl_wsrl.trainer import Trainer
@@ -63,12 +63,8 @@ from torchrl_wsrl.validation import ConfigError
 
 SAC_EVAL_EVERY = 5000  # env steps
 SAC_EVAL_EPISODES = 10
-# Mean normalized episode score of D4RL's "-medium-v2" data per locomotion env: where the
-# generator stops the SAC agent for "medium" (about a third of expert return).
-MEDIUM_SCORES = {"hopper": 44.0, "walker2d": 75.0, "halfcheetah": 40.0}
 SAC_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert")
 SAC_POLICY_BEHAVIOURS = ("medium", "medium-replay", "expert")  # one behaviour policy each
-MAZE_DOMAINS = ("antmaze", "pointmaze")
 ACTOR_PREFIX = "actor_network_params.module.0.module."
 
 
@@ -228,9 +224,10 @@ def actor_from_checkpoint(path: str | Path, task: Task) -> torch.nn.Module:
 
 
 def medium_stop_score(task: Task) -> float | None:
-    """The sampled score at which "medium" SAC training stops (:data:`MEDIUM_SCORES`), ``None``
-    for a task outside the three locomotion envs (train the full ``train_steps``)."""
-    return MEDIUM_SCORES.get(task.name.split("-")[0]) if task.domain == "locomotion" else None
+    """The sampled score at which "medium" SAC training stops (the domain's
+    :meth:`~torchrl_wsrl.domains.Domain.medium_stop_score`: D4RL's medium level of a locomotion
+    env), ``None`` where the domain has none (train the full ``train_steps``)."""
+    return task.rules.medium_stop_score(task)
 
 
 def generate(
@@ -264,14 +261,20 @@ def generate(
         actor = actor_from_checkpoint(policy_checkpoint, task)
         steps = collect(task, SamplingPolicy(actor), transitions, seed=seed, desc="rolling out the checkpoint")
         return to_d4rl_arrays(steps)
+    behaviours = ("random", *SAC_BEHAVIOURS, *task.rules.scripted_behaviours)
+    if behaviour not in behaviours:
+        raise ValueError(
+            f"behaviour {behaviour!r} cannot be generated for task {task.name!r} (domain "
+            f"{task.domain}): use {', '.join(behaviours)} or --policy-checkpoint"
+        )
     if behaviour == "random":
         return to_d4rl_arrays(collect(task, None, transitions, seed=seed, desc="uniform random"))
-    if behaviour == "random-starts" and task.domain in MAZE_DOMAINS:
+    if behaviour == "random-starts":
         steps = collect(
             task, None, transitions, seed=seed, desc="random starts", random_starts=True
         )
         return to_d4rl_arrays(steps)
-    if behaviour == "waypoint" and task.domain == "pointmaze":
+    if behaviour == "waypoint":
         controller = WaypointController(
             dict(task.env_kwargs)["maze_map"],
             scaling=MAZE_SIZE_SCALING["pointmaze"],
@@ -300,27 +303,22 @@ def generate(
             return to_d4rl_arrays(run.transitions)
         desc = f"sampling the {behaviour} policy"
         return to_d4rl_arrays(collect(task, SamplingPolicy(run.actor), transitions, seed=seed + 1, desc=desc))
-    if behaviour == "medium-expert":
-        halves = [
-            generate(
-                task,
-                level,
-                transitions=transitions // 2,
-                train_steps=train_steps,
-                expert_train_steps=expert_train_steps,
-                stop_score=stop_score,
-                seed=seed + i,
-                runs_root=runs_root,
-                sac_overrides=sac_overrides,
-            )
-            for i, level in enumerate(("medium", "expert"))
-        ]
-        return {key: np.concatenate([half[key] for half in halves]) for key in halves[0]}
-    raise ValueError(
-        f"behaviour {behaviour!r} cannot be generated for task {task.name!r} (domain "
-        f"{task.domain}): use random, {', '.join(SAC_BEHAVIOURS)}, random-starts (maze tasks), "
-        "waypoint (pointmaze) or --policy-checkpoint"
-    )
+    # medium-expert: half each
+    halves = [
+        generate(
+            task,
+            level,
+            transitions=transitions // 2,
+            train_steps=train_steps,
+            expert_train_steps=expert_train_steps,
+            stop_score=stop_score,
+            seed=seed + i,
+            runs_root=runs_root,
+            sac_overrides=sac_overrides,
+        )
+        for i, level in enumerate(("medium", "expert"))
+    ]
+    return {key: np.concatenate([half[key] for half in halves]) for key in halves[0]}
 
 
 def sac_run_dir(runs_root: Path, task: Task, seed: int) -> Path:
@@ -345,7 +343,7 @@ def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="wsrl-generate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--task", required=True, help="a registered task name, e.g. hopper-medium")
     parser.add_argument("--behaviour", default=None, help="default: the task's behaviour")

@@ -19,8 +19,11 @@ The point-maze layouts are gymnasium-robotics' ``U_MAZE``, ``MEDIUM_MAZE`` and `
 ``LARGE_MAZE`` (``d4rl/pointmaze/maze_model.py``) with ``#`` as 1 and open cells as 0. Without an
 ``"r"`` or ``"g"`` cell, start and goal are drawn among all open cells at every reset.
 
-Tuples, not lists, so that a :class:`~torchrl_wsrl.envs.registry.Task` holding them stays
+Tuples, not lists, so that a :class:`~torchrl_wsrl.domains.Task` holding them stays
 hashable and immutable.
+
+The goal rule of both maze domains lives here too (:func:`goal_reached`): the env's
+``info["success"]`` and the relabelling of offline data agree on :data:`GOAL_RADIUS`.
 
 Geometry (gymnasium-robotics ``Maze.cell_rowcol_to_xy``): cell ``(row, col)`` of a map with
 ``n_rows x n_cols`` cells of side ``scaling`` has its centre at
@@ -31,9 +34,12 @@ scaling``: the origin is the maze centre and y shrinks as the row grows.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
+
+from torchrl_wsrl.domains.base import Relabel
 
 R, G = "r", "g"
 
@@ -41,6 +47,9 @@ R, G = "r", "g"
 MAZE_SIZE_SCALING = {"antmaze": 4.0, "pointmaze": 1.0}
 
 MazeMap = Sequence[Sequence[int | str]]
+
+# gymnasium-robotics' maze success distance, in metres (D4RL's maze2d and antmaze used 0.5).
+GOAL_RADIUS = 0.45
 
 ANTMAZE_UMAZE_EVAL = (
     (1, 1, 1, 1, 1),
@@ -186,3 +195,27 @@ def steps_to_cell(maze_map: MazeMap, target: Sequence[int]) -> np.ndarray:
                 steps[next_row, next_col] = steps[row, col] + 1
                 frontier.append((next_row, next_col))
     return steps
+
+
+def goal_reached(goal_xy: Callable[[dict[str, Any]], np.ndarray]) -> Relabel:
+    """Sparse 0/1 reward, 1 and terminal where the next position lies within :data:`GOAL_RADIUS`
+    of the goal: the rule of gymnasium-robotics' mazes with ``continuing_task=False``.
+
+    Args:
+        goal_xy: the ``[N, 2]`` or ``[2]`` goal given the arrays; the next position is
+            ``next_observations["achieved_goal"]``.
+    """
+
+    def relabel(arrays):
+        next_xy = np.asarray(arrays["next_observations"]["achieved_goal"])
+        success = np.linalg.norm(next_xy - goal_xy(arrays), axis=-1) <= GOAL_RADIUS
+        return {**arrays, "rewards": success.astype(np.float64), "terminals": success}
+
+    return relabel
+
+
+def own_goal(arrays: dict[str, Any]) -> np.ndarray:
+    """The goal each transition pursued: ``next_observations["desired_goal"]`` (the env writes
+    the goal of the step into the observation before it draws a new one)."""
+    return np.asarray(arrays["next_observations"]["desired_goal"])
+

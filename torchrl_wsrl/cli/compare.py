@@ -1,7 +1,7 @@
-"""The paper's comparison in one command: pre-train once per seed, fine-tune every algorithm
-from that same checkpoint, then write the report.
+"""``wsrl-compare``: the paper's comparison in one command: pre-train once per seed, fine-tune
+every algorithm from that same checkpoint, then write the report.
 
-    python -m torchrl_wsrl.compare --task hopper-medium --seeds 5 --jobs 2 \\
+    wsrl-compare --task hopper-medium --seeds 5 --jobs 2 \\
         --out docs/results/hopper-medium [hydra overrides, e.g. profile=compare]
 
 1. One pre-training run per seed (``train.online_steps=0``) writes ``pretrained.pt``.
@@ -81,17 +81,20 @@ def _run_all(jobs: list, workers: int) -> None:
 
 
 def _commit() -> str:
+    """The commit of the checkout the package is imported from (whatever the working directory),
+    marked where it has uncommitted changes."""
+    package = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=package)
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, cwd=package).stdout.strip()
         return out.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
+        return f"unknown (the package at {package} is not in a git checkout)"
 
 
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(
-        prog="python -m torchrl_wsrl.compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="wsrl-compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--task", default="hopper-medium")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (5)")
@@ -128,7 +131,7 @@ def main(argv: list[str] | None = None) -> Path:
         for name in ("config.yaml", "metrics.csv", "summary.json"):
             shutil.copy2(run_dir / name, target / name)
     write_report([copies], args.out, steps=steps)
-    command = " ".join(["python -m torchrl_wsrl.compare", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
+    command = " ".join(["wsrl-compare", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     (args.out / "command.md").write_text(
         f"# How this report was made\n\n```bash\n{command}\n```\n\n"
         f"- commit: {_commit()}\n- wall time: {wall / 60:.1f} min ({args.jobs} jobs at a time, one thread each)\n"
