@@ -1,6 +1,6 @@
 """End-to-end throughput: the trainer's own phases, timed around their update blocks.
 
-- ``online``: the online phase of :class:`~torchrl_wsrl.trainer.Trainer` (collector step with
+- ``online``: the online phase of :class:`~torchrl_wsrl.training.Trainer` (collector step with
   the sampling policy, MuJoCo ``Hopper-v5`` step, transitions written to the replay buffer, a
   batch sampled, one UTD block per env step), ``algo=sac_scratch`` so that no pre-training runs
   (the same online update as ``wsrl``: 10 critics, UTD 4, min over 2 drawn target critics).
@@ -11,7 +11,7 @@
   block's metrics (tiny networks): the host work of one env step alone (policy forward, MuJoCo
   step, collector, buffer write and sample, metric bookkeeping).
 - ``pretrain``: pre-training gradient steps per second, replay sampling included
-  (:meth:`Trainer.pretrain`, Cal-QL / CQL with the BC warm start off).
+  (:func:`~torchrl_wsrl.training.pretrain`, Cal-QL / CQL with the BC warm start off).
 
 Sizes: ``paper`` (10 critics 2x256, actor 2x256, online batch 1024 at UTD 4, CQL batch 256 with
 3 x 10 proposals) and ``cpu`` (the default profile's: 128x128, batch 256, 3 x 4 proposals).
@@ -24,10 +24,10 @@ import pytest
 import torch
 
 from common import DEVICE, QUICK, THREADS, needs_cuda, sync
-from torchrl_wsrl.agent import make_loss
+from torchrl_wsrl.agent import make_loss, make_optimizers_for
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.testing import write_random_d4rl
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Hooks, Trainer, online, pretrain
 
 ONLINE_STEPS = 40 if QUICK else 300  # env steps timed after the warmup
 HOST_STEPS = 40 if QUICK else 3000  # ... without the update (tiny networks)
@@ -60,18 +60,19 @@ class TimedCalls:
 
 
 def timed_trainer(overrides: list[str], run_dir, *, skip_update: bool = False) -> tuple[Trainer, dict]:
-    """A trainer whose update steps and evaluations are timed (``timers["update"]``,
-    ``timers["evaluate"]``)."""
-    trainer = Trainer(compose_config([*overrides, f"threads={THREADS}", "logger=csv"]), run_dir)
-    timers = {"evaluate": TimedCalls(trainer._evaluate)}
-    trainer._evaluate = timers["evaluate"]
-    build = trainer._update_step
+    """A trainer whose update blocks, evaluations and run checkpoints are timed through its
+    hooks (``timers["update"]``, ``timers["evaluate"]``, ``timers["checkpoint"]``)."""
+    timers = {}
 
-    def build_timed(*args, **kwargs):
-        timers["update"] = TimedCalls(build(*args, **kwargs), skip=skip_update)
-        return timers["update"]
+    def timed(name, **kwargs):
+        def wrap(fn):
+            timers[name] = TimedCalls(fn, **kwargs)
+            return timers[name]
 
-    trainer._update_step = build_timed
+        return wrap
+
+    hooks = Hooks(update=timed("update", skip=skip_update), evaluate=timed("evaluate"), checkpoint=timed("checkpoint"))
+    trainer = Trainer(compose_config([*overrides, f"threads={THREADS}", "logger=csv"]), run_dir, hooks=hooks)
     return trainer, timers
 
 
@@ -94,7 +95,7 @@ def run_online(overrides: list[str], online_steps: int, run_dir, *, skip_update:
     trainer, timers = timed_trainer([*overrides, f"train.online_steps={online_steps}"], run_dir, skip_update=skip_update)
     loss = make_loss(trainer.cfg, trainer.task, trainer.actor, trainer.critic, regularized=False).to(trainer.device)
     tic = time.perf_counter()
-    trainer.online(loss, trainer._optimizers(loss))
+    online(trainer.phase_context(), loss, make_optimizers_for(trainer.cfg, loss, online=True), trainer.critic)
     return time.perf_counter() - tic - timers["evaluate"].seconds, timers["update"].seconds
 
 
@@ -136,7 +137,7 @@ def test_online_host_work(benchmark, policy, tmp_path, monkeypatch):
     :class:`~torchrl_wsrl.modules.SamplingPolicy` (the trainer's), or the TorchRL actor itself."""
     benchmark.group = "end to end: online host work per env step"
     if policy == "probabilistic-actor":
-        monkeypatch.setattr("torchrl_wsrl.trainer.SamplingPolicy", lambda actor: actor)
+        monkeypatch.setattr("torchrl_wsrl.training.phases.SamplingPolicy", lambda actor: actor)
     result = []
     steps = HOST_STEPS
     benchmark.pedantic(lambda: result.append(per_env_step("tiny", tmp_path, skip_update=True, steps=steps)), rounds=1, iterations=1)
@@ -157,9 +158,8 @@ def test_pretraining(benchmark, size, tmp_path):
             f"train.pretrain_eval_every={10**9}", "train.eval_episodes=1", f"checkpoint.pretrain_every={10**9}",
         ]
         trainer, timers = timed_trainer(overrides, tmp_path / f"run{len(list(tmp_path.iterdir()))}")
-        timers["checkpoint"] = trainer._save_checkpoint = TimedCalls(trainer._save_checkpoint)
         tic = time.perf_counter()
-        trainer.pretrain(trainer.pre_loss, trainer.pre_optimizers)
+        pretrain(trainer.phase_context(), trainer.pre_loss, trainer.pre_optimizers, trainer.critic)
         apart = timers["evaluate"].seconds + timers["checkpoint"].seconds  # the last step's
         result.update(wall_s=time.perf_counter() - tic - apart, update_s=timers["update"].seconds)
 

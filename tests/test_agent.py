@@ -4,7 +4,7 @@ import pytest
 from torchrl_wsrl.agent import make_critic, make_loss, make_policy
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 
 KNOBS = [
     "agent.num_target_actions=7", "task.cql.temperature=0.5", "task.cql.alpha_init=2.5", "task.cql.lagrange=true",
@@ -30,8 +30,8 @@ def test_optimizer_and_compile_knobs_reach_the_update_step(tmp_path, monkeypatch
         def __init__(self, loss, optimizers, **kwargs):
             seen.update(kwargs, lrs={k: o.param_groups[0]["lr"] for k, o in optimizers.items()})
 
-    monkeypatch.setattr("torchrl_wsrl.trainer.UpdateStep", Recording)
+    monkeypatch.setattr("torchrl_wsrl.training.trainer.UpdateStep", Recording)
     cfg = compose_config(["profile=smoke", "task.cql.lagrange=true", "train.lr_cql_alpha=0.002", "update_step.compile_mode=reduce-overhead"])
     trainer = Trainer(cfg, tmp_path / "run")
-    trainer._update_step(trainer.pre_loss, trainer.pre_optimizers, utd_ratio=1, tau=0.1)
+    trainer.make_update(trainer.pre_loss, trainer.pre_optimizers, utd_ratio=1, tau=0.1)
     assert seen["compile_mode"] == "reduce-overhead" and seen["lrs"]["cql_alpha"] == 0.002

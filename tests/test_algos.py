@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_module
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.plotting import read_metrics
 from torchrl_wsrl.report import find_runs, score_table
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 
 # name: (pretrain, init_critic, warmup, warmup_policy, online_loss, offline_ratio)
 ALGOS = {

@@ -26,7 +26,7 @@ ALLOWED = {
     "torchrl_wsrl.replay": ("torchrl_wsrl.data", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.update": ("torchrl_wsrl.objectives",),
     "torchrl_wsrl.evaluation": ("torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.modules"),
-    "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives"),
+    "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives", "torchrl_wsrl.update"),
     "torchrl_wsrl.validation": ("torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs"),
     # The run config: its schema imports the choice lists of the modules that define them.
     "torchrl_wsrl.conf": (
@@ -34,10 +34,10 @@ ALLOWED = {
         "torchrl_wsrl.objectives", "torchrl_wsrl.update",
     ),
     "torchrl_wsrl.testing": ("torchrl_wsrl.data", "torchrl_wsrl.envs"),
-    "torchrl_wsrl.trainer": (
-        "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf", "torchrl_wsrl.data", "torchrl_wsrl.envs",
-        "torchrl_wsrl.evaluation", "torchrl_wsrl.metrics", "torchrl_wsrl.modules", "torchrl_wsrl.plotting",
-        "torchrl_wsrl.replay", "torchrl_wsrl.update", "torchrl_wsrl.validation",
+    "torchrl_wsrl.training": (
+        "torchrl_wsrl.training", "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf",
+        "torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.evaluation", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",
+        "torchrl_wsrl.plotting", "torchrl_wsrl.replay", "torchrl_wsrl.update", "torchrl_wsrl.validation",
     ),
     "torchrl_wsrl.report": ("torchrl_wsrl.metrics", "torchrl_wsrl.plotting"),
     # Commands: anything below them; python -m torchrl_wsrl.train runs the train command.

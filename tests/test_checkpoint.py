@@ -13,7 +13,7 @@ from torchrl_wsrl.checkpoint import CheckpointMismatchError, RunCheckpoints, che
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.metrics import METRIC_COLUMNS, DivergenceError, IntervalMetrics, MetricsCSV, q_bound
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.update import make_optimizers
 
 TINY = [
@@ -205,7 +205,7 @@ def test_an_exploding_critic_stops_the_run(tmp_path, dataset):
 def test_divergence_keeps_the_last_good_checkpoint(tmp_path, dataset, monkeypatch):
     """A NaN appearing after gradient step 12 stops the run at the next check (step 15); the
     checkpoints of steps 5 and 10 stay, finite and whole."""
-    import torchrl_wsrl.trainer as trainer
+    import torchrl_wsrl.training.trainer as trainer
 
     class NaNAfter12(trainer.UpdateStep):
         calls = 0

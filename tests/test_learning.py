@@ -7,7 +7,7 @@ from hydra import compose, initialize_config_module
 
 from torchrl_wsrl.data.sources import dataset_score, sample_path
 from torchrl_wsrl.envs import episode_score, get_task, make_env
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 
 TASK = get_task("hopper-medium")
 

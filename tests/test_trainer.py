@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_module
 from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.trainer import Summary, Trainer
+from torchrl_wsrl.training import Summary, Trainer
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 TINY = [
@@ -155,7 +155,7 @@ class RecordingUpdateStep(UpdateStep):
 
 @pytest.fixture
 def recorded_batches(monkeypatch):
-    monkeypatch.setattr("torchrl_wsrl.trainer.UpdateStep", RecordingUpdateStep)
+    monkeypatch.setattr("torchrl_wsrl.training.trainer.UpdateStep", RecordingUpdateStep)
     RecordingUpdateStep.batches = []
     return RecordingUpdateStep.batches
 
@@ -192,7 +192,7 @@ def test_the_online_critic_and_actor_learn_at_their_own_rates(tmp_path, dataset,
             actor_rates.append([group["lr"] for group in optimizers["actor"].param_groups])
             super().__init__(loss, optimizers, **kwargs)
 
-    monkeypatch.setattr("torchrl_wsrl.trainer.UpdateStep", RecordingRates)
+    monkeypatch.setattr("torchrl_wsrl.training.trainer.UpdateStep", RecordingRates)
     run_dir = tmp_path / "run"
     Trainer(config(f"dataset_path={dataset}", "train.lr_critic=3e-4", "train.online_lr_critic=2e-5", "train.lr_actor=1e-3", "train.online_lr_actor=1e-4"), run_dir).run()
     again = tmp_path / "from-checkpoint"
@@ -204,7 +204,7 @@ def test_the_online_critic_and_actor_learn_at_their_own_rates(tmp_path, dataset,
 def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tmp_path, monkeypatch):
     """``train.stop_score`` (D4RL's "medium" stop) with ``algo=sac``: scores scripted, the
     sampling policy evaluated, the online transitions kept in write order."""
-    import torchrl_wsrl.trainer as trainer_module
+    import torchrl_wsrl.training.recorder as recorder_module
 
     scripted = iter([5.0, 10.0, 30.0, 45.0, 60.0])
     policies = []
@@ -213,7 +213,7 @@ def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tm
         policies.append(deterministic)
         return {"score": next(scripted), "score_std": 0.0, "episode_return": 0.0, "episode_length": 1.0, "q_pred": 0.0, "q_mc_return": 0.0}
 
-    monkeypatch.setattr(trainer_module, "evaluate", fake_evaluate)
+    monkeypatch.setattr(recorder_module, "evaluate", fake_evaluate)
     cfg = config("algo=sac", "train.online_steps=100", "train.warmup_steps=10", "train.eval_every=10", "train.stop_score=44")
     trainer = Trainer(cfg, tmp_path / "run")
     summary = trainer.run()

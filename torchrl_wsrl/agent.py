@@ -11,6 +11,7 @@ from torchrl_wsrl.checkpoint import read_torch_file
 from torchrl_wsrl.envs import Task
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, EnsembleSACLoss, WSRLLoss
+from torchrl_wsrl.update import make_optimizers
 
 # Loss-state entries that belong to the policy (restored alone by ``algo.init_critic=false``).
 POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
@@ -92,6 +93,17 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
         cql_subsample_size=cfg.agent.cql_subsample_size,
         num_cql_actions=cql.num_actions,
         **common,
+    )
+
+
+def make_optimizers_for(cfg: DictConfig, loss: EnsembleSACLoss, *, online: bool = False) -> dict:
+    """Adam per parameter group of ``loss`` (:func:`~torchrl_wsrl.update.make_optimizers`) at
+    the run's learning rates; online, the critics learn at ``train.online_lr_critic`` and the
+    actor at ``train.online_lr_actor``."""
+    t = cfg.train
+    return make_optimizers(
+        loss, lr_actor=t.online_lr_actor if online else t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic,
+        lr_alpha=t.lr_alpha, lr_cql_alpha=t.lr_cql_alpha, capturable=cfg.update_step.cudagraphs,
     )
 
 

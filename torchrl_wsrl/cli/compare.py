@@ -44,7 +44,7 @@ def run_one(overrides: list[str], run_dir: str) -> dict:
     """One training run into ``run_dir`` on one thread; returns its summary as a dict (runs in
     a worker process)."""
     from torchrl_wsrl.runtime import configure_torch
-    from torchrl_wsrl.trainer import Trainer
+    from torchrl_wsrl.training import Trainer
 
     cfg = compose_config([*overrides, "threads=1"])
     configure_torch(cfg)

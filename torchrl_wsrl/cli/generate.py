@@ -58,7 +58,7 @@ from torchrl_wsrl.envs import Task, get_task, make_env
 from torchrl_wsrl.domains.mazes import MAZE_SIZE_SCALING
 from torchrl_wsrl.modules import SamplingPolicy, make_actor
 from torchrl_wsrl.rewards import unscale_reward
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.validation import ConfigError
 
 SAC_EVAL_EVERY = 5000  # env steps

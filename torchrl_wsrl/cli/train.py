@@ -31,7 +31,7 @@ from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError
 from torchrl_wsrl.runtime import configure_torch
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.validation import ConfigError, explain_compose_error, validate_config
 
 HYDRA_FILES = (".hydra", "train.log")
