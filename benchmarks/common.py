@@ -24,7 +24,7 @@ from torch.utils.flop_counter import flop_registry
 
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
-from torchrl_wsrl.testing import random_transitions
+from support import random_transitions
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))

@@ -7,13 +7,16 @@ import importlib.metadata
 import os
 import platform
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 import torch._dynamo
 import torch._inductor.config
 
-from common import MEASURED, QUICK, THREADS
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # support.py, the tests' helpers
+from common import MEASURED, QUICK, THREADS  # noqa: E402
 from report import add_per_flop_figures, tables
 from torchrl_wsrl.runtime import set_tf32, tf32_enabled
 

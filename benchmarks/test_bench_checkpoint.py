@@ -14,7 +14,7 @@ from torchrl_wsrl.metrics import IntervalMetrics
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
 from torchrl_wsrl.replay import as_transitions, make_replay_buffer
-from torchrl_wsrl.testing import random_transitions
+from support import random_transitions
 from torchrl_wsrl.update import make_optimizers
 
 TRANSITIONS, CAPACITY = (3_000, 20_000) if QUICK else (300_000, 2_000_000)

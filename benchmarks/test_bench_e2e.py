@@ -26,7 +26,7 @@ import torch
 from common import DEVICE, QUICK, THREADS, needs_cuda, sync
 from torchrl_wsrl.agent import make_loss, make_optimizers_for
 from torchrl_wsrl.conf import compose_config
-from torchrl_wsrl.testing import write_random_d4rl
+from support import write_random_d4rl
 from torchrl_wsrl.training import Hooks, Trainer, online, pretrain
 
 ONLINE_STEPS = 40 if QUICK else 300  # env steps timed after the warmup

@@ -1,6 +1,10 @@
 import os
+import sys
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # support.py, the helpers of tests and benchmarks
 
 # Triton reads TRITON_INTERPRET when it is first imported (tensordict imports it early), so the
 # kernels' CPU interpreter must be chosen here, before anything else loads.
@@ -9,7 +13,7 @@ if not torch.cuda.is_available():
 
 import pytest  # noqa: E402
 
-from torchrl_wsrl.testing import random_transitions  # noqa: E402
+from support import random_transitions  # noqa: E402
 
 # Two cores here: more intra-op threads than cores makes small updates ~20x slower.
 torch.set_num_threads(1)
@@ -22,5 +26,5 @@ def _seed():
 
 @pytest.fixture
 def make_transitions():
-    """``make_transitions(batch_size, obs_dim, action_dim)``: see :func:`torchrl_wsrl.testing.random_transitions`."""
+    """``make_transitions(batch_size, obs_dim, action_dim)``: see :func:`support.random_transitions`."""
     return random_transitions

@@ -33,7 +33,6 @@ ALLOWED = {
         "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",
         "torchrl_wsrl.objectives", "torchrl_wsrl.update",
     ),
-    "torchrl_wsrl.testing": ("torchrl_wsrl.data", "torchrl_wsrl.envs"),
     "torchrl_wsrl.training": (
         "torchrl_wsrl.training", "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf",
         "torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.evaluation", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",

@@ -287,3 +287,19 @@ def test_wandb_logger_offline(tmp_path, dataset, monkeypatch):
     run_dir = tmp_path / "run"
     Trainer(config(f"dataset_path={dataset}", "logger=wandb"), run_dir).run()
     assert any(p.name.startswith("offline-run") for p in (run_dir / "wandb").iterdir())
+
+
+def test_a_full_disk_during_a_run_checkpoint_is_an_oserror_naming_the_directory(tmp_path, monkeypatch):
+    """torch reports a full disk as ``RuntimeError: [enforce fail at inline_container.cc]
+    PytorchStreamWriter failed writing file``; the run checkpoint turns it into one OSError."""
+    loss, optimizers = agent(config())
+    checkpoints = RunCheckpoints(tmp_path / "checkpoints", keep_last=2, task="hopper-medium")
+
+    def full_disk(*args, **kwargs):
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . PytorchStreamWriter failed writing file data/0: file write failed")
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    progress = {"phase": "pretrain", "grad_step": 1, "env_step": 0}
+    with pytest.raises(OSError, match=r"could not write run checkpoint 1 under .*checkpoints: .*file write failed"):
+        checkpoints.save(1, loss=loss, optimizers=optimizers, replay=None, envs={}, progress=progress, interval=IntervalMetrics(), run={})
+    assert checkpoints.latest() is None

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_module
 from torchrl_wsrl.cli.generate import main as generate_main
 from torchrl_wsrl.envs import get_task, list_tasks
 from torchrl_wsrl.training import Trainer
-from torchrl_wsrl.testing import task_params
+from support import task_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 

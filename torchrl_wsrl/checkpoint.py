@@ -319,7 +319,13 @@ class RunCheckpoints:
         self.rotation = CheckpointRotation(self.directory, keep_last=keep_last, prefix=CHECKPOINT_PREFIX)
 
     def save(self, position: int, *, loss, optimizers: Mapping, replay, envs: Mapping[str, GymWrapper], progress: dict, interval, run: dict) -> Path:
-        """Write one checkpoint at ``position`` (see the class docstring) and prune old ones."""
+        """Write one checkpoint at ``position`` (see the class docstring) and prune old ones.
+
+        Raises:
+            OSError: the write failed (a full disk: torch reports it as a ``RuntimeError`` of
+                its stream writer); the message names the directory, and the checkpoints
+                written before are kept.
+        """
         components = {
             "loss": loss,
             "optimizers": _OptimizerStates(optimizers),
@@ -330,7 +336,12 @@ class RunCheckpoints:
             "progress": dict(progress),
             "run": {"task": self.task, **run},
         }
-        return self.rotation.save(_checkpoint(components), step=position, metadata={"task": self.task, "phase": progress["phase"]})
+        try:
+            return self.rotation.save(_checkpoint(components), step=position, metadata={"task": self.task, "phase": progress["phase"]})
+        except (OSError, RuntimeError) as err:
+            if isinstance(err, RuntimeError) and "PytorchStreamWriter" not in str(err):
+                raise
+            raise OSError(f"could not write run checkpoint {position} under {self.directory}: {str(err).strip().splitlines()[-1]}") from err
 
     def latest(self) -> Path | None:
         return self.rotation.latest()

@@ -15,7 +15,7 @@ from torchrl_wsrl.envs import get_task, make_gym_env
 from torchrl_wsrl.domains.mazes import cell_to_xy, open_cells, steps_to_cell, xy_to_cell
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
-from torchrl_wsrl.testing import needs_robotics, task_params
+from support import needs_robotics, task_params
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 

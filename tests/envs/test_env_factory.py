@@ -9,7 +9,7 @@ from torchrl.envs.utils import check_env_specs
 from torchrl_wsrl.envs import get_task, list_tasks, make_env, make_gym_env
 from torchrl_wsrl.domains import get_domain
 from torchrl_wsrl.envs.wrappers import GoalTaskWrapper
-from torchrl_wsrl.testing import needs_robotics, task_params
+from support import needs_robotics, task_params
 
 
 @pytest.mark.parametrize("name", task_params(list_tasks()))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from torchrl_wsrl.envs import kitchen_patch
-from torchrl_wsrl.testing import needs_robotics
+from support import needs_robotics
 
 
 def _python(code: str) -> subprocess.CompletedProcess:

@@ -61,6 +61,8 @@ def main(cfg: DictConfig) -> float | None:
         summary = trainer.run()
     except DivergenceError as err:
         sys.exit(f"DivergenceError: {err}\nrun directory (checkpoints before the divergence kept): {run_dir}")
+    except OSError as err:  # the disk the run writes to (full, read-only, gone)
+        sys.exit(f"OSError: {err}\nrun directory (the checkpoints written before kept): {run_dir}")
     print(f"\nrun directory: {run_dir}\n{summary.table()}")
     return summary.final
 

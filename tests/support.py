@@ -1,5 +1,7 @@
 """Helpers of the tests and benchmarks: random replay batches (no learning signal, every key
-the losses read), and skip marks for the optional extras. Needs pytest (the ``[test]`` extra)."""
+the losses read), random D4RL files, and skip marks for the optional extras. Imported as
+``support``: ``tests/conftest.py`` puts this folder on the path, and so does
+``benchmarks/conftest.py``."""
 from __future__ import annotations
 
 import importlib.util
