@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import torch
 
 from common import DEVICE, QUICK, THREADS, needs_cuda, sync
 from torchrl_wsrl.agent import make_loss, make_optimizers_for

@@ -8,7 +8,8 @@ import torch
 from hydra import compose, initialize_config_module
 from tensordict import TensorDict
 
-from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, save_checkpoint, write_checkpoint
+from torchrl_wsrl.agent import make_critic, make_loss, make_policy
+from torchrl_wsrl.checkpoint import load_checkpoint, save_checkpoint, write_checkpoint
 from torchrl_wsrl.checkpoint import CheckpointMismatchError, RunCheckpoints, check_agent_state
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task

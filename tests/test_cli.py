@@ -2,11 +2,9 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from omegaconf import OmegaConf
 
-import torchrl_wsrl
 
 
 def train(*overrides):

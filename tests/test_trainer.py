@@ -7,7 +7,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_module
 
-from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore, save_checkpoint
+from torchrl_wsrl.agent import make_critic, make_loss, make_policy
+from torchrl_wsrl.checkpoint import load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.training import Summary, Trainer

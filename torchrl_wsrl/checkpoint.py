@@ -1,5 +1,15 @@
-"""Run checkpoints, on TorchRL's ``torchrl.checkpoint``: everything a killed run needs to go on
-exactly where it stopped, and checked before anything is restored.
+"""The saved formats, each written and read here alone:
+
+- agent files (``pretrained.pt``, ``final.pt``): the loss state (actor, critics, target
+  critics, temperature, CQL multiplier) and the Adam states, one ``torch.save`` file
+  (:func:`save_checkpoint`, :func:`load_checkpoint`, :func:`restore`);
+- behaviour-policy files (``<data>.policy.pt`` beside a generated dataset): the actor alone, in
+  the agent files' layout, so that one reader takes either (:func:`save_policy_file`,
+  :func:`load_policy_actor`);
+- run checkpoints (below): everything a killed run needs to go on exactly where it stopped,
+  checked before anything is restored.
+
+Run checkpoints are on TorchRL's ``torchrl.checkpoint``.
 
 A run checkpoint is a ``torchrl.checkpoint.Checkpoint`` directory under ``RUN_DIR/checkpoints``
 (``CheckpointRotation`` keeps the last ``checkpoint.keep_last``; its staging directory and
@@ -42,8 +52,18 @@ from torchrl.checkpoint import (
     StateDictCheckpointAdapter,
 )
 from torchrl.envs.libs.gym import GymWrapper
+from torchrl.objectives import LossModule
+
+from torchrl_wsrl.modules import POLICY_NETWORK_PATH, actor_from_state, policy_network
 
 __all__ = [
+    "agent_state",
+    "load_checkpoint",
+    "load_policy_actor",
+    "restore",
+    "save_checkpoint",
+    "save_policy_file",
+    "write_checkpoint",
     "CheckpointMismatchError",
     "EnvRNGState",
     "ReplayState",
@@ -53,6 +73,12 @@ __all__ = [
 ]
 
 CHECKPOINT_PREFIX = "checkpoint"
+# Loss-state entries that belong to the policy (restored alone by ``algo.init_critic=false``):
+# TorchRL's LossModule keeps the actor's parameters as ``actor_network_params``.
+POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
+POLICY_OPTIMIZERS = ("actor", "alpha")
+# The actor's own parameter names (modules.policy_network) in a loss state.
+ACTOR_STATE_PREFIX = f"actor_network_params.{POLICY_NETWORK_PATH}."
 STATE_COMPONENTS = ("loss", "optimizers", "replay", "rng", "env_rng", "interval")
 JSON_COMPONENTS = ("progress", "run")
 
@@ -405,3 +431,116 @@ class _Optional:
 
     def state_dict(self) -> dict:
         return {} if self.value is None else self.value.state_dict()
+
+
+def write_checkpoint(path: Path, payload: dict) -> Path:
+    """``torch.save`` ``payload`` to ``path`` through a temporary file, fsync and a rename, so
+    that a crash never leaves a partial file under the final name, and a failed write (a full
+    disk) leaves no temporary file behind; refuses to overwrite an existing file.
+
+    Raises:
+        FileExistsError: ``path`` exists.
+        OSError: the write failed (the message names ``path``).
+    """
+    path = Path(path)
+    if path.exists():
+        raise FileExistsError(f"checkpoint {path} exists already; not overwriting it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    try:
+        with tmp.open("wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.rename(path)
+    except (OSError, RuntimeError) as err:
+        tmp.unlink(missing_ok=True)
+        raise OSError(f"could not write checkpoint {path}: {err}") from err
+    return path
+
+
+def agent_state(loss: LossModule, optimizers: dict, **extra) -> dict:
+    """The agent as a checkpoint holds it: ``{"loss": loss state (actor, critics, target
+    critics, temperature, CQL multiplier), "optimizers": Adam states, **extra}``."""
+    optimizer_states = {k: o.state_dict() for k, o in optimizers.items()}
+    return {"loss": loss.state_dict(), "optimizers": optimizer_states, **extra}
+
+
+def save_checkpoint(path: Path, loss: LossModule, optimizers: dict, **extra) -> Path:
+    """Write :func:`agent_state` to ``path`` (:func:`write_checkpoint`)."""
+    return write_checkpoint(path, agent_state(loss, optimizers, **extra))
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Read a checkpoint written by :func:`save_checkpoint`, with ``weights_only=True``
+    (:func:`read_torch_file`: ``FileNotFoundError`` if absent, ``CheckpointMismatchError`` if
+    unreadable or holding anything but tensors and plain containers). Check it against a run
+    with :func:`check_agent_state`."""
+    return read_torch_file(path, what="checkpoint")
+
+
+def restore(loss: LossModule, optimizers: dict, checkpoint: dict, *, source: str, policy_only: bool = False) -> None:
+    """Load a checkpoint's agent into ``loss`` and ``optimizers`` (WSRL doc, Phase 3: actor,
+    critics, target critics, temperature and Adam moments and step counts; the learning rates
+    and flags stay this run's, so an online run may set its own). The CQL multiplier of a Cal-QL
+    checkpoint is ignored by a WSRL loss. ``policy_only`` restores the actor and temperature
+    only (the ``wsrl_policy_only`` ablation).
+
+    Raises:
+        ValueError: the checkpoint's networks do not fit this run's (names ``source``).
+    """
+    state = checkpoint["loss"]
+    own = loss.state_dict()
+    keep = {
+        k: v
+        for k, v in state.items()
+        if k in own and (not policy_only or k.startswith(POLICY_STATE_PREFIXES))
+    }
+    mismatched = [k for k, v in keep.items() if own[k].shape != v.shape]
+    if mismatched:
+        raise ValueError(
+            f"{source}: parameters {mismatched[:3]} have shapes {[tuple(keep[k].shape) for k in mismatched[:3]]}, "
+            f"this run expects {[tuple(own[k].shape) for k in mismatched[:3]]}: was it trained on another task or network size?"
+        )
+    loss.load_state_dict(keep, strict=False)
+    names = POLICY_OPTIMIZERS if policy_only else optimizers.keys()
+    for name in names:
+        if name in checkpoint["optimizers"] and name in optimizers:
+            optimizer = optimizers[name]
+            # Adam's state_dict carries its hyperparameters too: the checkpoint gives the moments
+            # and step counts, this run's config the learning rate and flags (``capturable``).
+            settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
+            optimizer.load_state_dict(checkpoint["optimizers"][name])
+            for group, own in zip(optimizer.param_groups, settings):
+                group.update(own)
+
+
+def save_policy_file(path: Path, actor, task_name: str, **metadata) -> Path:
+    """Write a behaviour policy's actor alone (no critic, no optimizer: about 300 kB at 2x256)
+    in the agent files' layout, with the task name and ``metadata`` (numbers, strings); refuses
+    to overwrite (``FileExistsError``)."""
+    state = {ACTOR_STATE_PREFIX + key: value for key, value in policy_network(actor).state_dict().items()}
+    return write_checkpoint(path, {"loss": state, "optimizers": {}, "task": task_name, **metadata})
+
+
+def load_policy_actor(path: str | Path, task) -> torch.nn.Module:
+    """The actor of any agent file or behaviour-policy file of this package, its hidden sizes
+    and kind of standard deviation read off the stored weights
+    (:func:`~torchrl_wsrl.modules.actor_from_state`).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointMismatchError: unreadable, or holding anything but tensors.
+        ValueError: the file was written for another task, holds no actor, or its actor does
+            not take ``task``'s observations or give its actions.
+    """
+    checkpoint = load_checkpoint(path)
+    if checkpoint.get("task", task.name) != task.name:
+        raise ValueError(f"{path} holds an agent trained on task {checkpoint['task']!r}, not {task.name!r}")
+    state = {k.removeprefix(ACTOR_STATE_PREFIX): v for k, v in checkpoint["loss"].items() if k.startswith(ACTOR_STATE_PREFIX)}
+    if not state:
+        raise ValueError(f"{path}: no actor weights under {ACTOR_STATE_PREFIX!r}")
+    try:
+        return actor_from_state(state, task.obs_dim, task.action_dim)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err} (task {task.name!r})") from err

@@ -16,7 +16,7 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from torchrl.objectives import SoftUpdate
 
 import torchrl_wsrl
-from torchrl_wsrl.data import load_d4rl_hdf5
+from torchrl_wsrl.data import DatasetSpec, load_d4rl_hdf5
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss
 
@@ -40,7 +40,7 @@ torch.manual_seed(args.seed)
 
 # observation, action, next/{observation, reward, terminated, ...} and mc_return, the Monte-Carlo
 # return-to-go of each transition that Cal-QL's calibration max(Q, mc_return) reads.
-data = load_d4rl_hdf5(args.dataset, gamma=args.gamma)
+data = load_d4rl_hdf5(args.dataset, DatasetSpec(gamma=args.gamma))
 buffer = ReplayBuffer(storage=LazyTensorStorage(data.numel()), batch_size=args.batch_size)
 buffer.extend(data)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchrl_wsrl.data import DatasetError, load_d4rl_hdf5, mc_returns, write_d4rl_hdf5
+from torchrl_wsrl.data import DatasetSpec, DatasetError, load_d4rl_hdf5, mc_returns, write_d4rl_hdf5
 
 OBS_DIM, ACT_DIM = 3, 2
 # rows 0-3: episode ending in a terminal; 4-7: episode ending in a timeout; 8-10: last episode,
@@ -45,9 +45,7 @@ def test_round_trip_values_keys_shapes_dtypes(tmp_path):
         assert file["observations"].compression == "gzip"
         assert file.attrs["policy"] == "random"
 
-    td = load_d4rl_hdf5(
-        path, gamma=0.9, reward_scale=10.0, reward_bias=-5.0, obs_dim=3, action_dim=2
-    )
+    td = load_d4rl_hdf5(path, DatasetSpec(gamma=0.9, reward_scale=10.0, reward_bias=-5.0, obs_dim=3, action_dim=2))
 
     keep = ~TIMEOUTS  # the timeout row 7 is dropped
     num_kept = int(keep.sum())
@@ -116,7 +114,7 @@ def test_next_observations_derived_with_timeouts(tmp_path):
 
 def test_obs_transform_applied_before_dim_check(tmp_path):
     path = write_d4rl_hdf5(tmp_path / "set.hdf5", _data())
-    td = load_d4rl_hdf5(path, obs_dim=2, obs_transform=lambda obs: obs[:, :2] * 2)
+    td = load_d4rl_hdf5(path, DatasetSpec(obs_dim=2, obs_transform=lambda obs: obs[:, :2] * 2))
     data = _data()
     np.testing.assert_array_equal(
         td["observation"].numpy(), data["observations"][~TIMEOUTS][:, :2] * 2
@@ -131,9 +129,7 @@ def test_sparse_failure_rule_through_loader(tmp_path):
     data["rewards"] = np.zeros(11, dtype=np.float32)
     data["rewards"][2] = 1.0  # only the first episode reaches the goal
     path = write_d4rl_hdf5(tmp_path / "sparse.hdf5", data)
-    td = load_d4rl_hdf5(
-        path, gamma=0.99, reward_scale=10.0, reward_bias=-5.0, sparse_failure_reward=-5.0
-    )
+    td = load_d4rl_hdf5(path, DatasetSpec(gamma=0.99, reward_scale=10.0, reward_bias=-5.0, sparse_failure_reward=-5.0))
     returns = td["mc_return"].squeeze(-1)
     assert returns[0].item() == pytest.approx(-5.0 - 0.99 * 5.0 + 0.99**2 * 5.0 - 0.99**3 * 5.0)
     assert torch.allclose(returns[4:], torch.tensor(-500.0))
@@ -263,7 +259,7 @@ def test_bad_input_names_file_and_key(tmp_path, case):
     data, kwargs, error, message = BAD_FILES[case]
     path = _write_raw(tmp_path / "bad.hdf5", data)
     with pytest.raises(error, match=re.escape(str(path)) + ".*" + message):
-        load_d4rl_hdf5(path, **kwargs)
+        load_d4rl_hdf5(path, DatasetSpec(**kwargs))
 
 
 def _float64_with(key, index, value):
@@ -313,7 +309,7 @@ def test_rewards_overflowing_float32_after_scaling_are_refused(tmp_path):
     path = write_d4rl_hdf5(tmp_path / "set.hdf5", data)
     scaled = re.escape("key 'rewards (scaled: r * 10 + 0)'")
     with pytest.raises(DatasetError, match=scaled + ".*row 6.*finite before the float32 cast"):
-        load_d4rl_hdf5(path, reward_scale=10.0)
+        load_d4rl_hdf5(path, DatasetSpec(reward_scale=10.0))
 
 
 def test_writer_refuses_values_that_overflow_float32(tmp_path):
@@ -346,20 +342,20 @@ def test_file_without_episode_ends_is_refused_against_the_episode_limit(tmp_path
         "task's limit of 1000 \(max_episode_steps.*'timeouts'"
     )
     with pytest.raises(DatasetError, match=message):
-        load_d4rl_hdf5(path, max_episode_steps=1000)
+        load_d4rl_hdf5(path, DatasetSpec(max_episode_steps=1000))
     assert len(load_d4rl_hdf5(path)) == 4999  # not checked without a limit
 
 
 def test_episodes_at_the_limit_pass_and_a_longer_one_is_named(tmp_path):
     # episodes of 1000 and 1000 steps, then 1001 (the file's last row ends it)
     at_limit = _write_raw(tmp_path / "at_limit.hdf5", _flat_episodes(2000, ends=[999, 1999]))
-    assert len(load_d4rl_hdf5(at_limit, max_episode_steps=1000)) == 1998
+    assert len(load_d4rl_hdf5(at_limit, DatasetSpec(max_episode_steps=1000))) == 1998
 
     too_long = _write_raw(tmp_path / "too_long.hdf5", _flat_episodes(3001, ends=[999, 1999]))
     with pytest.raises(
         DatasetError, match="episode starting at row 2000 has 1001 steps.*limit of 1000"
     ):
-        load_d4rl_hdf5(too_long, max_episode_steps=1000)
+        load_d4rl_hdf5(too_long, DatasetSpec(max_episode_steps=1000))
 
 
 def test_content_errors_are_value_errors(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from torchrl_wsrl.agent import load_checkpoint, save_checkpoint
-from torchrl_wsrl.cli.generate import actor_from_checkpoint, generate, main, summary
+from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_checkpoint
+from torchrl_wsrl.cli.generate import generate, main, summary
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import load_task_dataset
 from torchrl_wsrl.envs import get_task, make_gym_env
@@ -124,7 +124,7 @@ def test_any_checkpoint_rolls_out_on_a_goal_task(tmp_path, state_dependent_std):
     path = tmp_path / "final.pt"
     actor = _checkpoint(path, task, hidden=(16, 24), state_dependent_std=state_dependent_std)
 
-    restored = actor_from_checkpoint(path, task)
+    restored = load_policy_actor(path, task)
     observation = torch.randn(5, task.obs_dim)
     loc, scale = actor.module[0].module(observation)
     restored_loc, restored_scale = restored.module[0].module(observation)
@@ -152,7 +152,7 @@ def test_a_checkpoint_of_another_task_is_refused(tmp_path):
     path = tmp_path / "final.pt"
     _checkpoint(path, get_task("pointmaze-umaze"), hidden=(8,), state_dependent_std=True)
     with pytest.raises(ValueError, match="trained on task 'pointmaze-umaze', not 'pen-binary'"):
-        actor_from_checkpoint(path, get_task("pen-binary"))
+        load_policy_actor(path, get_task("pen-binary"))
 
 
 @needs_robotics
@@ -187,7 +187,7 @@ def test_medium_replay_trains_sac_with_the_trainer_and_writes_its_buffer(tmp_pat
     chained = ~(terminals | timeouts)[:-1]
     np.testing.assert_array_equal(next_observations[:-1][chained], observations[1:][chained])
     policy = load_checkpoint(out.with_suffix(".policy.pt"))
-    actor = actor_from_checkpoint(out.with_suffix(".policy.pt"), get_task("hopper-medium"))
+    actor = load_policy_actor(out.with_suffix(".policy.pt"), get_task("hopper-medium"))
     final = load_checkpoint(runs[0] / "final.pt")["loss"]
     for key, value in actor.module[0].module.state_dict().items():  # the run's final actor
         torch.testing.assert_close(value, final["actor_network_params.module.0.module." + key])

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchrl_wsrl.data import DatasetError, load_minari, mc_returns
+from torchrl_wsrl.data import DatasetSpec, DatasetError, load_minari, mc_returns
 
 minari = pytest.importorskip(
     "minari", reason="minari is not installed: pip install 'torchrl-wsrl[robotics]'"
@@ -63,15 +63,7 @@ def datasets_root(tmp_path, monkeypatch):
 def test_read_back_matches_the_episodes_written(datasets_root):
     episodes = _episodes()
     _create("toy/box-v0", episodes)
-    td = load_minari(
-        "toy/box-v0",
-        root=datasets_root,
-        gamma=0.9,
-        reward_scale=2.0,
-        reward_bias=-1.0,
-        obs_dim=OBS_DIM,
-        action_dim=ACT_DIM,
-    )
+    td = load_minari("toy/box-v0", DatasetSpec(gamma=0.9, reward_scale=2.0, reward_bias=-1.0, obs_dim=OBS_DIM, action_dim=ACT_DIM), root=datasets_root)
 
     # the truncated episode's last step and the unflagged last step of episode 3 are dropped
     keep = np.concatenate([[True] * 4, [True, True, False], [True, True], [True, True, False]])
@@ -125,7 +117,7 @@ def test_dict_observations_need_obs_transform(datasets_root):
     def flatten(obs):
         return np.concatenate([obs["observation"], obs["desired_goal"]], axis=-1)
 
-    td = load_minari("toy/dict-v0", obs_transform=flatten, obs_dim=OBS_DIM + 2)
+    td = load_minari("toy/dict-v0", DatasetSpec(obs_transform=flatten, obs_dim=OBS_DIM + 2))
     first = episodes[0]["observations"]
     np.testing.assert_array_equal(td["observation"][:4].numpy(), flatten(first)[:-1])
     np.testing.assert_array_equal(td["next", "observation"][:4].numpy(), flatten(first)[1:])
@@ -150,7 +142,7 @@ def test_invalid_content_names_the_dataset_and_key(datasets_root):
     with pytest.raises(
         DatasetError, match="'toy/bad-v0'.*observations has 3 features, the task's env expects 5"
     ):
-        load_minari("toy/bad-v0", obs_dim=5)
+        load_minari("toy/bad-v0", DatasetSpec(obs_dim=5))
 
 
 def test_overflowing_rewards_and_too_long_episodes_name_the_dataset(datasets_root):
@@ -165,13 +157,13 @@ def test_overflowing_rewards_and_too_long_episodes_name_the_dataset(datasets_roo
         load_minari("toy/overflow-v0")
 
     _create("toy/box-v0", _episodes())  # episodes of 4, 3, 2 and 3 steps
-    assert len(load_minari("toy/box-v0", max_episode_steps=4)) == 10
+    assert len(load_minari("toy/box-v0", DatasetSpec(max_episode_steps=4))) == 10
     with pytest.raises(
         DatasetError,
         match="'toy/box-v0'.*episode starting at row 0 has 4 steps, more than the task's "
         "limit of 3",
     ):
-        load_minari("toy/box-v0", max_episode_steps=3)
+        load_minari("toy/box-v0", DatasetSpec(max_episode_steps=3))
 
 
 @pytest.mark.xfail(

@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 from tensordict import TensorDict
-from torch.nn import functional as F
 
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss

@@ -47,7 +47,7 @@ from omegaconf import DictConfig
 from tensordict import TensorDictBase
 from tqdm.auto import tqdm
 
-from torchrl_wsrl.agent import load_checkpoint, write_checkpoint
+from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_policy_file
 from torchrl_wsrl.collectors import make_collector
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
@@ -56,7 +56,7 @@ from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import generated_path
 from torchrl_wsrl.envs import Task, get_task, make_env
 from torchrl_wsrl.domains.mazes import MAZE_SIZE_SCALING
-from torchrl_wsrl.modules import SamplingPolicy, make_actor
+from torchrl_wsrl.modules import SamplingPolicy
 from torchrl_wsrl.rewards import unscale_reward
 from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.validation import ConfigError
@@ -65,7 +65,6 @@ SAC_EVAL_EVERY = 5000  # env steps
 SAC_EVAL_EPISODES = 10
 SAC_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert")
 SAC_POLICY_BEHAVIOURS = ("medium", "medium-replay", "expert")  # one behaviour policy each
-ACTOR_PREFIX = "actor_network_params.module.0.module."
 
 
 def to_d4rl_arrays(steps: TensorDictBase) -> dict[str, np.ndarray]:
@@ -169,60 +168,6 @@ def train_sac(
     return SACRun(trainer.actor, transitions, summary.online_env_steps, summary.final, Path(run_dir))
 
 
-def save_policy_checkpoint(
-    path: Path, actor: torch.nn.Module, task: Task, *, env_steps: int, score: float
-) -> Path:
-    """Write a behaviour policy's actor alone (no critic, no optimizer: about 300 kB at 2x256)
-    in the layout :func:`actor_from_checkpoint` reads, with the task name, the SAC env steps it
-    trained for and its sampled score; refuses to overwrite (``FileExistsError``)."""
-    state = {ACTOR_PREFIX + key: value for key, value in actor.module[0].module.state_dict().items()}
-    payload = {"loss": state, "optimizers": {}, "task": task.name, "env_steps": env_steps}
-    return write_checkpoint(path, {**payload, "sampled_score": score})
-
-
-def actor_from_checkpoint(path: str | Path, task: Task) -> torch.nn.Module:
-    """The actor of a checkpoint written by :func:`~torchrl_wsrl.agent.save_checkpoint`, its
-    hidden sizes and kind of standard deviation read off the stored weights.
-
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        ValueError: the checkpoint was written for another task, or its actor does not take
-            ``task``'s observations or give its actions.
-    """
-    checkpoint = load_checkpoint(path)
-    if checkpoint.get("task", task.name) != task.name:
-        raise ValueError(
-            f"{path} holds an agent trained on task {checkpoint['task']!r}, not {task.name!r}"
-        )
-    state = {
-        key.removeprefix(ACTOR_PREFIX): value
-        for key, value in checkpoint["loss"].items()
-        if key.startswith(ACTOR_PREFIX)
-    }
-    linear_weights = sorted(
-        (int(key.split(".")[1]), value)
-        for key, value in state.items()
-        if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
-    )
-    if not linear_weights:
-        raise ValueError(f"{path}: no actor weights under {ACTOR_PREFIX!r}")
-    hidden_sizes = tuple(weight.shape[0] for _, weight in linear_weights[:-1])
-    state_dependent_std = "log_std" not in state
-    in_features, out_features = linear_weights[0][1].shape[1], linear_weights[-1][1].shape[0]
-    expected_out = task.action_dim * (2 if state_dependent_std else 1)
-    if in_features != task.obs_dim or out_features != expected_out:
-        raise ValueError(
-            f"{path}: the actor takes {in_features} observation features and outputs "
-            f"{out_features}; task {task.name!r} has {task.obs_dim} features and needs "
-            f"{expected_out} outputs"
-        )
-    actor = make_actor(
-        task.obs_dim, task.action_dim, hidden_sizes, state_dependent_std=state_dependent_std
-    )
-    actor.module[0].module.load_state_dict(state)
-    return actor
-
-
 def medium_stop_score(task: Task) -> float | None:
     """The sampled score at which "medium" SAC training stops (the domain's
     :meth:`~torchrl_wsrl.domains.Domain.medium_stop_score`: D4RL's medium level of a locomotion
@@ -258,7 +203,7 @@ def generate(
             ``random-starts`` off the mazes, an unknown name).
     """
     if policy_checkpoint is not None:
-        actor = actor_from_checkpoint(policy_checkpoint, task)
+        actor = load_policy_actor(policy_checkpoint, task)
         steps = collect(task, SamplingPolicy(actor), transitions, seed=seed, desc="rolling out the checkpoint")
         return to_d4rl_arrays(steps)
     behaviours = ("random", *SAC_BEHAVIOURS, *task.rules.scripted_behaviours)
@@ -298,7 +243,7 @@ def generate(
         score = float("nan") if run.score is None else run.score
         print(f"SAC stopped after {run.env_steps} env steps, sampled normalized score {score:.1f} (run: {run.run_dir})")
         if policy_out is not None:
-            save_policy_checkpoint(policy_out, run.actor, task, env_steps=run.env_steps, score=score)
+            save_policy_file(policy_out, run.actor, task.name, env_steps=run.env_steps, sampled_score=score)
         if behaviour == "medium-replay":
             return to_d4rl_arrays(run.transitions)
         desc = f"sampling the {behaviour} policy"

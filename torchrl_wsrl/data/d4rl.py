@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 import h5py
 import numpy as np
 from tensordict import TensorDict
 
+from torchrl_wsrl.errors import MissingKeyError
 from torchrl_wsrl.data.transitions import (
     D4RL_KEYS,
     REQUIRED_KEYS,
     DatasetError,
-    MissingKeyError,
-    Relabel,
-    apply_relabel,
+    DatasetSpec,
     as_flags,
     check_lengths,
     to_float32,
@@ -90,19 +89,7 @@ def write_d4rl_hdf5(
     return path
 
 
-def load_d4rl_hdf5(
-    path: str | os.PathLike,
-    *,
-    gamma: float = 0.99,
-    reward_scale: float = 1.0,
-    reward_bias: float = 0.0,
-    sparse_failure_reward: float | None = None,
-    obs_dim: int | None = None,
-    action_dim: int | None = None,
-    obs_transform: Callable[[np.ndarray], np.ndarray] | None = None,
-    relabel: Relabel | None = None,
-    max_episode_steps: int | None = None,
-) -> TensorDict:
+def load_d4rl_hdf5(path: str | os.PathLike, spec: DatasetSpec = DatasetSpec()) -> TensorDict:
     """Read a D4RL-format HDF5 file into the offline TensorDict, with MC returns.
 
     Missing ``timeouts`` read as all False. Missing ``next_observations`` are taken from the next
@@ -114,16 +101,10 @@ def load_d4rl_hdf5(
 
     Args:
         path: the HDF5 file.
-        gamma, reward_scale, reward_bias, sparse_failure_reward: see
-            :func:`~torchrl_wsrl.data.mc_returns`; rewards are scaled first.
-        obs_dim, action_dim: feature counts the task's env expects (None: not checked).
-        obs_transform: raw ``[N, ...]`` observations -> env layout ``[N, obs]``; applied after
-            ``relabel``.
-        relabel: rewrites the arrays into the task's conventions before validation, see
-            :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the file's
-            ``infos/<name>`` datasets with one row per transition (e.g. ``infos/goal``).
-        max_episode_steps: the task's episode limit; a longer episode (e.g. a file without
-            ``timeouts``) is refused. None: not checked.
+        spec: the task's :class:`~torchrl_wsrl.data.transitions.DatasetSpec` (reward transform,
+            discount, feature counts, episode limit, relabel, observation layout); the relabel's
+            ``infos`` are the file's ``infos/<name>`` datasets with one row per transition (e.g.
+            ``infos/goal``). A file without ``timeouts`` shows as one episode beyond the limit.
 
     Returns:
         TensorDict, batch ``[N']``: ``observation``, ``action``, ``mc_return`` and ``next``
@@ -149,22 +130,9 @@ def load_d4rl_hdf5(
             as_flags(arrays["terminals"], "terminals", source),
             as_flags(arrays["timeouts"], "timeouts", source),
         )
-    if relabel is not None:
+    if spec.relabel is not None:
         arrays["infos"] = _read_infos(path, num_rows)
-        arrays = apply_relabel(arrays, relabel, source)
-    return transitions_to_tensordict(
-        arrays,
-        source=source,
-        gamma=gamma,
-        reward_scale=reward_scale,
-        reward_bias=reward_bias,
-        sparse_failure_reward=sparse_failure_reward,
-        obs_dim=obs_dim,
-        action_dim=action_dim,
-        obs_transform=obs_transform,
-        drop=drop,
-        max_episode_steps=max_episode_steps,
-    )
+    return transitions_to_tensordict(arrays, spec, source=source, drop=drop)
 
 
 def _read_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -10,7 +10,7 @@ tests/data/test_minari_reader.py).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +20,7 @@ from tensordict import TensorDict
 
 from torchrl_wsrl.data.transitions import (
     DatasetError,
-    Relabel,
-    apply_relabel,
+    DatasetSpec,
     transitions_to_tensordict,
 )
 
@@ -38,20 +37,7 @@ def minari_dataset_path(dataset_id: str, root: str | os.PathLike | None = None) 
     return Path(root) / dataset_id
 
 
-def load_minari(
-    dataset_id: str,
-    *,
-    root: str | os.PathLike | None = None,
-    gamma: float = 0.99,
-    reward_scale: float = 1.0,
-    reward_bias: float = 0.0,
-    sparse_failure_reward: float | None = None,
-    obs_dim: int | None = None,
-    action_dim: int | None = None,
-    obs_transform: Callable[[Any], np.ndarray] | None = None,
-    relabel: Relabel | None = None,
-    max_episode_steps: int | None = None,
-) -> TensorDict:
+def load_minari(dataset_id: str, spec: DatasetSpec = DatasetSpec(), *, root: str | os.PathLike | None = None) -> TensorDict:
     """Read a Minari dataset stored on this machine into the offline TensorDict, with MC returns.
 
     Minari stores ``T + 1`` observations per episode of ``T`` steps; transition ``t`` has
@@ -65,19 +51,13 @@ def load_minari(
         dataset_id: Minari id, e.g. ``"D4RL/antmaze/large-diverse-v1"``.
         root: folder holding the datasets (``<root>/<dataset_id>/data``); default
             ``MINARI_DATASETS_PATH``, else ``~/.minari/datasets`` (minari's own rule).
-        gamma, reward_scale, reward_bias, sparse_failure_reward: see
-            :func:`~torchrl_wsrl.data.mc_returns`; rewards are scaled first.
-        obs_dim, action_dim: feature counts the task's env expects (None: not checked).
-        obs_transform: raw observations of all episodes, ``[N, ...]`` arrays or, for a Dict
-            observation space, a dict of them (e.g. ``observation``, ``achieved_goal``,
-            ``desired_goal``) -> env layout ``[N, obs]``. Required for Dict spaces: which parts
-            the env's policy sees is the task's decision, not the reader's. Applied after
-            ``relabel``.
-        relabel: rewrites the arrays into the task's conventions before validation, see
-            :func:`~torchrl_wsrl.data.transitions.apply_relabel`; its ``infos`` are the
-            episodes' recorded infos, one row per step (a recorded reset info is dropped).
-        max_episode_steps: the task's episode limit; a longer episode is refused. None: not
-            checked.
+        spec: the task's :class:`~torchrl_wsrl.data.transitions.DatasetSpec`. Its
+            ``obs_transform`` takes the raw observations of all episodes, ``[N, ...]`` arrays
+            or, for a Dict observation space, a dict of them (e.g. ``observation``,
+            ``achieved_goal``, ``desired_goal``), and is required for Dict spaces: which parts
+            the env's policy sees is the task's decision, not the reader's. The relabel's
+            ``infos`` are the episodes' recorded infos, one row per step (a recorded reset info
+            is dropped).
 
     Raises:
         FileNotFoundError: no dataset at ``<root>/<dataset_id>``; says where it looked.
@@ -101,27 +81,14 @@ def load_minari(
         )
     dataset = minari.MinariDataset(dataset_path / "data")
     source = f"Minari dataset {dataset_id!r} at {dataset_path}"
-    if isinstance(dataset.observation_space, gym.spaces.Dict) and obs_transform is None:
+    if isinstance(dataset.observation_space, gym.spaces.Dict) and spec.obs_transform is None:
         raise DatasetError(
             f"{source}: observations are a Dict space with keys "
             f"{list(dataset.observation_space.spaces)}; pass obs_transform to flatten them into "
             "the env's observation layout"
         )
-    arrays = _episodes_to_arrays(dataset.iterate_episodes(), source, infos=relabel is not None)
-    if relabel is not None:
-        arrays = apply_relabel(arrays, relabel, source)
-    return transitions_to_tensordict(
-        arrays,
-        source=source,
-        gamma=gamma,
-        reward_scale=reward_scale,
-        reward_bias=reward_bias,
-        sparse_failure_reward=sparse_failure_reward,
-        obs_dim=obs_dim,
-        action_dim=action_dim,
-        obs_transform=obs_transform,
-        max_episode_steps=max_episode_steps,
-    )
+    arrays = _episodes_to_arrays(dataset.iterate_episodes(), source, infos=spec.relabel is not None)
+    return transitions_to_tensordict(arrays, spec, source=source)
 
 
 def _episodes_to_arrays(

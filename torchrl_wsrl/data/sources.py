@@ -26,6 +26,8 @@ from tensordict import TensorDict
 
 from torchrl_wsrl.data.d4rl import load_d4rl_hdf5
 from torchrl_wsrl.data.layouts import d4rl_layout, minari_layout
+from torchrl_wsrl.data.transitions import DatasetSpec
+from torchrl_wsrl.domains import Layout
 from torchrl_wsrl.data.minari_reader import load_minari, minari_dataset_path
 from torchrl_wsrl.data.returns import episode_returns
 from torchrl_wsrl.envs import Task, normalized_score
@@ -40,6 +42,7 @@ __all__ = [
     "load_task_dataset",
     "resolve_dataset",
     "dataset_score",
+    "dataset_spec",
     "load_dataset_path",
     "missing_dataset_message",
 ]
@@ -149,28 +152,33 @@ def load_dataset_path(task: Task, path: str | os.PathLike, *, gamma: float = 0.9
         DatasetError: as :func:`load_task_dataset`.
     """
     path = Path(path)
-    kwargs = dict(
-        gamma=gamma,
-        reward_scale=task.reward_scale,
-        reward_bias=task.reward_bias,
-        sparse_failure_reward=sparse_failure_reward(task),
-        obs_dim=task.obs_dim,
-        action_dim=task.action_dim,
-    )
     if (path / "data").is_dir():
         # Minari stores its episodes one by one: no unmarked episode ends. Its recorded human
         # demos may be longer than the task's limit (e.g. pen's 200 steps against 100).
-        layout = minari_layout(task)
-        return load_minari(path.name, root=path.parent, **kwargs, relabel=layout.relabel, obs_transform=layout.obs_transform)
+        return load_minari(path.name, dataset_spec(task, minari_layout(task), gamma=gamma, episode_limit=False), root=path.parent)
     if not path.is_file():
         raise FileNotFoundError(
             f"No D4RL-format HDF5 file and no Minari dataset folder (one holding data/) at {path}"
         )
     # A flat HDF5 file marks episode ends in terminals / timeouts: one missing shows as an
     # episode longer than the task's limit.
-    layout = d4rl_layout(task, path)
-    return load_d4rl_hdf5(
-        path, **kwargs, max_episode_steps=task.max_episode_steps, relabel=layout.relabel, obs_transform=layout.obs_transform
+    return load_d4rl_hdf5(path, dataset_spec(task, d4rl_layout(task, path), gamma=gamma))
+
+
+def dataset_spec(task: Task, layout: Layout, *, gamma: float = 0.99, episode_limit: bool = True) -> DatasetSpec:
+    """The :class:`~torchrl_wsrl.data.transitions.DatasetSpec` of ``task`` for a source of
+    ``layout``: the task's reward scale and bias, failure reward, feature counts and (with
+    ``episode_limit``) episode limit, the layout's relabel and observation transform."""
+    return DatasetSpec(
+        gamma=gamma,
+        reward_scale=task.reward_scale,
+        reward_bias=task.reward_bias,
+        sparse_failure_reward=sparse_failure_reward(task),
+        obs_dim=task.obs_dim,
+        action_dim=task.action_dim,
+        max_episode_steps=task.max_episode_steps if episode_limit else None,
+        relabel=layout.relabel,
+        obs_transform=layout.obs_transform,
     )
 
 

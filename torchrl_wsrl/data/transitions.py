@@ -1,13 +1,15 @@
 """Flat D4RL-style arrays -> validated offline TensorDict with MC returns (shared by all readers).
 
 Every reader (D4RL HDF5, local Minari) gathers its data into numpy arrays under the D4RL key
-names and hands them to :func:`transitions_to_tensordict`, so validation, reward scaling, episode
-splitting, MC returns and dropping of timeouts happen in one place.
+names and hands them, with the task's :class:`DatasetSpec`, to :func:`transitions_to_tensordict`,
+so relabelling, validation, reward scaling, episode splitting, MC returns and dropping of
+timeouts happen in one place.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,7 +18,7 @@ from tensordict import TensorDict
 
 from torchrl_wsrl.data.returns import mc_returns
 from torchrl_wsrl.domains.base import Relabel
-from torchrl_wsrl.errors import DatasetError, MissingKeyError
+from torchrl_wsrl.errors import DatasetError
 from torchrl_wsrl.rewards import scale_reward
 
 REQUIRED_KEYS = ("observations", "actions", "rewards", "terminals")
@@ -28,43 +30,64 @@ D4RL_KEYS = REQUIRED_KEYS + OPTIONAL_KEYS
 ACTION_TOLERANCE = 1e-3
 
 
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How a reader's arrays become a task's offline TensorDict (:func:`transitions_to_tensordict`),
+    built once per task (:func:`torchrl_wsrl.data.sources.dataset_spec`) and handed to the
+    reader, which hands it on.
+
+    Attributes:
+        gamma, reward_scale, reward_bias, sparse_failure_reward: the discount and reward
+            transform of the MC returns (:func:`~torchrl_wsrl.data.mc_returns`); rewards are
+            scaled first (``r * reward_scale + reward_bias``).
+        obs_dim, action_dim: feature counts the task's env expects (``None``: not checked).
+        max_episode_steps: the task's episode limit; a longer episode is refused (``None``:
+            not checked).
+        relabel: the source's relabel into the task's conventions
+            (:func:`apply_relabel`; the domain's :class:`~torchrl_wsrl.domains.Layout`).
+        obs_transform: raw observations ``[N, ...]`` (or a dict of them) -> the env's layout
+            ``[N, obs]``, applied after ``relabel``.
+    """
+
+    gamma: float = 0.99
+    reward_scale: float = 1.0
+    reward_bias: float = 0.0
+    sparse_failure_reward: float | None = None
+    obs_dim: int | None = None
+    action_dim: int | None = None
+    max_episode_steps: int | None = None
+    relabel: Relabel | None = None
+    obs_transform: Callable[[Any], np.ndarray] | None = None
+
+
 def transitions_to_tensordict(
     arrays: Mapping[str, Any],
+    spec: DatasetSpec = DatasetSpec(),
     *,
     source: str,
-    gamma: float = 0.99,
-    reward_scale: float = 1.0,
-    reward_bias: float = 0.0,
-    sparse_failure_reward: float | None = None,
-    obs_dim: int | None = None,
-    action_dim: int | None = None,
-    obs_transform: Callable[[Any], np.ndarray] | None = None,
     drop: np.ndarray | None = None,
-    max_episode_steps: int | None = None,
 ) -> TensorDict:
-    """Validate flat offline transitions and build the TensorDict the offline phase samples from.
+    """Validate flat offline transitions and build the TensorDict the offline phase samples from:
+    the one conversion of every reader.
 
-    Rewards are scaled (``r * reward_scale + reward_bias``) before the MC returns; episodes end
-    on ``terminals``, ``timeouts`` and the last row. Then rows that timed out without
-    terminating are dropped (their next state would need a bootstrap the data cannot support;
-    WSRL doc, Phase 1, following Cal-QL's data pipeline), as are rows flagged in ``drop``. The
-    MC returns of the remaining rows still include the rewards of the dropped ones.
+    ``spec.relabel`` first rewrites the arrays (with their ``infos``) into the task's
+    conventions. Rewards are then scaled (``r * reward_scale + reward_bias``) before the MC
+    returns; episodes end on ``terminals``, ``timeouts`` and the last row. Then rows that timed
+    out without terminating are dropped (their next state would need a bootstrap the data
+    cannot support; WSRL doc, Phase 1, following Cal-QL's data pipeline), as are rows flagged in
+    ``drop``. The MC returns of the remaining rows still include the rewards of the dropped ones.
 
     Args:
-        arrays: D4RL keys, all present: ``observations`` ``[N, ...]`` (anything ``obs_transform``
-            accepts, e.g. a dict of arrays), ``actions`` ``[N, act]``, ``rewards`` ``[N]`` or
-            ``[N, 1]``, ``terminals`` ``[N]``, ``timeouts`` ``[N]`` (bool or 0/1),
-            ``next_observations`` like ``observations``.
+        arrays: D4RL keys, all present: ``observations`` ``[N, ...]`` (anything
+            ``spec.obs_transform`` accepts, e.g. a dict of arrays), ``actions`` ``[N, act]``,
+            ``rewards`` ``[N]`` or ``[N, 1]``, ``terminals`` ``[N]``, ``timeouts`` ``[N]`` (bool
+            or 0/1), ``next_observations`` like ``observations``; and ``infos`` (a dict of per-row
+            arrays) where ``spec.relabel`` is set.
+        spec: the task's :class:`DatasetSpec`.
         source: what the arrays came from (a file path, a Minari id and folder), put in every
             error message.
-        gamma, reward_scale, reward_bias, sparse_failure_reward: see :func:`mc_returns`.
-        obs_dim, action_dim: feature counts the task's env expects, or None to skip the check.
-        obs_transform: maps raw observations ``[N, ...]`` to the env's layout ``[N, obs]``;
-            applied to observations and next observations before the ``obs_dim`` check.
         drop: optional ``[N]`` bool, further rows to leave out of the output (e.g. whose next
             observation is unknown).
-        max_episode_steps: the task's episode limit; a longer episode is refused (None: not
-            checked).
 
     Returns:
         TensorDict, batch ``[N']``: ``observation`` f32 ``[N', obs]``, ``action`` f32
@@ -73,12 +96,17 @@ def transitions_to_tensordict(
         (= terminated), bool ``[N', 1]``.
 
     Raises:
-        DatasetError: mismatched row counts, an empty dataset (or nothing left after dropping),
-            NaN/inf values (also where a finite value overflows the float32 cast), flags other
-            than 0/1, feature counts other than ``obs_dim`` / ``action_dim``, actions outside
-            ``[-1, 1]`` by more than ``ACTION_TOLERANCE``, an episode longer than
-            ``max_episode_steps``.
+        DatasetError: the relabel failed, mismatched row counts, an empty dataset (or nothing
+            left after dropping), NaN/inf values (also where a finite value overflows the
+            float32 cast), flags other than 0/1, feature counts other than ``obs_dim`` /
+            ``action_dim``, actions outside ``[-1, 1]`` by more than ``ACTION_TOLERANCE``, an
+            episode longer than ``max_episode_steps``.
     """
+    if spec.relabel is not None:
+        arrays = apply_relabel(arrays, spec.relabel, source)
+    gamma, reward_scale, reward_bias = spec.gamma, spec.reward_scale, spec.reward_bias
+    sparse_failure_reward, obs_dim, action_dim = spec.sparse_failure_reward, spec.obs_dim, spec.action_dim
+    obs_transform, max_episode_steps = spec.obs_transform, spec.max_episode_steps
     num_rows = check_lengths(arrays, source)
     for key in ("observations", "next_observations", "actions", "rewards"):
         check_finite(arrays[key], key, source)

@@ -1,7 +1,10 @@
 """Ensemble critic and tanh-Gaussian actor modules."""
-from torchrl_wsrl.modules.actor import GaussianParams, SamplingPolicy, layernorm_mlp, make_actor
+from torchrl_wsrl.modules.actor import (
+    POLICY_NETWORK_PATH, GaussianParams, SamplingPolicy, actor_from_state, layernorm_mlp, make_actor, policy_network,
+)
 from torchrl_wsrl.modules.critic import EnsembleMLP, EnsembleQCritic, resolve_backend
 
 __all__ = [
-    "EnsembleMLP", "EnsembleQCritic", "GaussianParams", "SamplingPolicy", "layernorm_mlp", "make_actor", "resolve_backend",
+    "EnsembleMLP", "EnsembleQCritic", "GaussianParams", "POLICY_NETWORK_PATH", "SamplingPolicy", "actor_from_state",
+    "layernorm_mlp", "make_actor", "policy_network", "resolve_backend",
 ]

@@ -98,6 +98,46 @@ def make_actor(
     )
 
 
+# Where the actor's one network (GaussianParams, every parameter) sits in the actor's own
+# parameter names: ProbabilisticActor -> its TensorDictSequential's first TensorDictModule.
+POLICY_NETWORK_PATH = "module.0.module"
+
+
+def policy_network(actor: ProbabilisticActor) -> GaussianParams:
+    """The :class:`GaussianParams` network of an actor of :func:`make_actor`; its
+    ``state_dict()`` is the actor's whole state."""
+    return actor.module[0].module
+
+
+def actor_from_state(state: dict[str, torch.Tensor], observation_dim: int, action_dim: int) -> ProbabilisticActor:
+    """The actor of :func:`make_actor` holding ``state`` (a :func:`policy_network` state dict),
+    its hidden sizes and kind of standard deviation read off the weights.
+
+    Raises:
+        ValueError: no weights in ``state``, or they do not take ``observation_dim`` features
+            or give ``action_dim`` actions (the message gives both).
+    """
+    linear_weights = sorted(
+        (int(key.split(".")[1]), value)
+        for key, value in state.items()
+        if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
+    )
+    if not linear_weights:
+        raise ValueError(f"no actor weights (trunk.<i>.weight) among {sorted(state)[:5]}")
+    hidden_sizes = tuple(weight.shape[0] for _, weight in linear_weights[:-1])
+    state_dependent_std = "log_std" not in state
+    in_features, out_features = linear_weights[0][1].shape[1], linear_weights[-1][1].shape[0]
+    expected_out = action_dim * (2 if state_dependent_std else 1)
+    if in_features != observation_dim or out_features != expected_out:
+        raise ValueError(
+            f"the actor takes {in_features} observation features and outputs {out_features}; "
+            f"expected {observation_dim} features and {expected_out} outputs"
+        )
+    actor = make_actor(observation_dim, action_dim, hidden_sizes, state_dependent_std=state_dependent_std)
+    policy_network(actor).load_state_dict(state)
+    return actor
+
+
 class SamplingPolicy(TensorDictModuleBase):
     """The actor of :func:`make_actor` as a collector policy: the same actions from the same
     random draws, without building a distribution at every env step.

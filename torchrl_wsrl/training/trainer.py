@@ -20,8 +20,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
 
-from torchrl_wsrl.agent import agent_state, load_checkpoint, make_critic, make_loss, make_optimizers_for, make_policy, restore, save_checkpoint
-from torchrl_wsrl.checkpoint import check_agent_state
+from torchrl_wsrl.agent import make_critic, make_loss, make_optimizers_for, make_policy
+from torchrl_wsrl.checkpoint import agent_state, check_agent_state, load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset
 from torchrl_wsrl.envs import get_task, make_env

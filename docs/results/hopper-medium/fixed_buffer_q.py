@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 from tensordict import TensorDict
 
-from torchrl_wsrl.agent import load_checkpoint, make_critic, make_loss, make_policy, restore
+from torchrl_wsrl.agent import make_critic, make_loss, make_policy
+from torchrl_wsrl.checkpoint import load_checkpoint, restore
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.sources import load_task_dataset, resolve_dataset
 from torchrl_wsrl.envs import get_task
