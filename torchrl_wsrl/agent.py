@@ -2,6 +2,9 @@
 (the files they are saved in: :mod:`torchrl_wsrl.checkpoint`)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import torch
 from omegaconf import DictConfig
 
 from torchrl_wsrl.envs import Task
@@ -85,6 +88,29 @@ def make_loss(cfg: DictConfig, task: Task, actor, critic, *, regularized: bool) 
         num_cql_actions=cql.num_actions,
         **common,
     )
+
+
+@dataclass
+class Agent:
+    """An actor, its critic ensemble, a loss over both (:func:`make_loss`) and the loss's Adam
+    optimizers, one per parameter group (:func:`make_optimizers_for`)."""
+
+    actor: torch.nn.Module
+    critic: EnsembleQCritic
+    loss: EnsembleSACLoss
+    optimizers: dict
+
+
+def build_agent(
+    cfg: DictConfig, task: Task, *, regularized: bool, online: bool = False, actor=None, critic=None, device="cpu"
+) -> Agent:
+    """The agent of a run: the actor and critics (built here unless given, so that phases can
+    share them), the loss (Cal-QL / CQL if ``regularized``, else WSRL's ensemble SAC) and its
+    optimizers at the rates of pre-training or, ``online``, of the online phase."""
+    actor = make_policy(cfg, task).to(device) if actor is None else actor
+    critic = make_critic(cfg, task).to(device) if critic is None else critic
+    loss = make_loss(cfg, task, actor, critic, regularized=regularized).to(device)
+    return Agent(actor, critic, loss, make_optimizers_for(cfg, loss, online=online))
 
 
 def make_optimizers_for(cfg: DictConfig, loss: EnsembleSACLoss, *, online: bool = False) -> dict:

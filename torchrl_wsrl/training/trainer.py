@@ -20,7 +20,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
 
-from torchrl_wsrl.agent import make_critic, make_loss, make_optimizers_for, make_policy
+from torchrl_wsrl.agent import Agent, build_agent, make_critic, make_policy
 from torchrl_wsrl.checkpoint import agent_state, check_agent_state, load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset
@@ -139,8 +139,8 @@ class Trainer:
         self.pre_loss = self.pre_optimizers = self.pretrained = None
         self.online_storage = None  # the online phase's transitions, once it ran
         if cfg.algo.pretrain:
-            self.pre_loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=True).to(self.device)
-            self.pre_optimizers = make_optimizers_for(cfg, self.pre_loss)
+            pre = self._agent(self.critic, regularized=True)
+            self.pre_loss, self.pre_optimizers = pre.loss, pre.optimizers
             if self.plan.from_checkpoint:
                 self.pretrained = load_checkpoint(cfg.pretrained_checkpoint)
                 check_agent_state(str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss, optimizers=self.pre_optimizers)
@@ -165,9 +165,13 @@ class Trainer:
         if phase == "pretrain":
             loss, optimizers = self.pre_loss, self.pre_optimizers
         else:
-            loss = make_loss(self.cfg, self.task, self.actor, self._online_critic(), regularized=self.plan.regularized_online)
-            optimizers = make_optimizers_for(self.cfg, loss, online=True)
+            agent = self._agent(self._online_critic(), regularized=self.plan.regularized_online, online=True)
+            loss, optimizers = agent.loss, agent.optimizers
         self.run_state.check(loss=loss, optimizers=optimizers)
+
+    def _agent(self, critic, *, regularized: bool, online: bool = False) -> Agent:
+        """The run's actor with ``critic``, the loss and its optimizers (:func:`~torchrl_wsrl.agent.build_agent`)."""
+        return build_agent(self.cfg, self.task, regularized=regularized, online=online, actor=self.actor, critic=critic, device=self.device)
 
     def _online_critic(self):
         """The critic of the online phase: the pre-trained one, or fresh (``algo.init_critic=false``)."""
@@ -224,8 +228,8 @@ class Trainer:
         if not self.plan.online:  # pre-training only (e.g. wsrl-compare)
             return self._finish()
         self.critic = self._online_critic()
-        loss = make_loss(cfg, self.task, self.actor, self.critic, regularized=self.plan.regularized_online).to(self.device)
-        optimizers = make_optimizers_for(cfg, loss, online=True)
+        agent = self._agent(self.critic, regularized=self.plan.regularized_online, online=True)
+        loss, optimizers = agent.loss, agent.optimizers
         if pretrained is not None and resume_phase != "online":
             restore(loss, optimizers, pretrained, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not cfg.algo.init_critic)
         tic = time.perf_counter()
