@@ -12,6 +12,7 @@ from torchrl_wsrl.checkpoint import load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.training import Summary, Trainer
+from torchrl_wsrl.training.trainer import noise_verdict
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
 TINY = [
@@ -232,6 +233,11 @@ def test_stop_score_ends_the_online_phase_at_the_first_evaluation_reaching_it(tm
     assert (tmp_path / "run" / "final.pt").is_file()
 
 
+@pytest.mark.parametrize("change, noise, verdict", [(2.0, 1.5, "above"), (1.5, 1.5, "within"), (-1.0, 1.5, "within"), (-41.5, 0.3, "below")])
+def test_a_change_is_above_within_or_below_the_noise(change, noise, verdict):
+    assert noise_verdict(change, noise) == verdict
+
+
 def test_summary_prints_each_score_with_its_noise_and_the_change():
     """``Summary.record`` keeps an evaluation's score and its std; the printed table gives
     both, and the change from pre-training to the end beside the pre-training noise."""
@@ -243,7 +249,9 @@ def test_summary_prints_each_score_with_its_noise_and_the_change():
     lines = summary.table().splitlines()
     assert lines[1].split()[-1] == "41.2"
     assert lines[2].endswith("42.8 +- 1.5") and lines[4].endswith("36.5 +- 1.2")
-    assert "-6.3" in lines[5] and "1.5" in lines[5] and "not above the noise" in lines[5]
+    assert "-6.3" in lines[5] and "1.5" in lines[5] and "; below the noise" in lines[5]
     summary.record("final", {"score": 44.4, "score_std": 0.5})
     assert "+1.6" in summary.table().splitlines()[5] and "; above the noise" in summary.table()
+    summary.record("final", {"score": 43.5, "score_std": 0.5})
+    assert "+0.7" in summary.table().splitlines()[5] and "; within the noise" in summary.table()
     assert "change" not in Summary(after_pretraining=40.0).table()

@@ -67,8 +67,7 @@ class Summary:
         if self.final is not None and self.after_pretraining is not None:
             delta, noise = self.final - self.after_pretraining, self.after_pretraining_std
             verdict = "" if noise is None else (
-                f" (evaluation noise, std after pre-training: {noise:.1f}; "
-                f"{'above' if delta > noise else 'not above'} the noise)"
+                f" (evaluation noise, std after pre-training: {noise:.1f}; {noise_verdict(delta, noise)} the noise)"
             )
             change = f"change, end - after pre-training   {delta:+6.1f}{verdict}\n"
         return (
@@ -80,6 +79,15 @@ class Summary:
             + change
             + "".join(f"wall time {k:<25} {v:7.1f} s\n" for k, v in self.wall_times_s.items())
         )
+
+
+def noise_verdict(change: float, noise: float) -> str:
+    """Whether a score ``change`` is ``"above"``, ``"within"`` or ``"below"`` the evaluation
+    ``noise`` (the std of the episode scores): above if ``change > noise``, below if
+    ``change < -noise``."""
+    if change > noise:
+        return "above"
+    return "below" if change < -noise else "within"
 
 
 def _identity(fn):
