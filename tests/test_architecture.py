@@ -18,7 +18,7 @@ ALLOWED = {
     "torchrl_wsrl.plotting": (),
     "torchrl_wsrl.collectors": (),
     "torchrl_wsrl.modules": ("torchrl_wsrl.modules", "torchrl_wsrl.kernels"),
-    "torchrl_wsrl.checkpoint": ("torchrl_wsrl.modules",),  # the saved formats; the actor's own state
+    "torchrl_wsrl.checkpoint": ("torchrl_wsrl.modules", "torchrl_wsrl.envs"),  # the saved formats; the actor's own state
     "torchrl_wsrl.objectives": ("torchrl_wsrl.objectives", "torchrl_wsrl.modules"),
     "torchrl_wsrl.domains": ("torchrl_wsrl.domains", "torchrl_wsrl.rewards", "torchrl_wsrl.errors"),
     "torchrl_wsrl.envs": ("torchrl_wsrl.envs", "torchrl_wsrl.domains", "torchrl_wsrl.rewards"),

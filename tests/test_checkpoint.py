@@ -9,7 +9,8 @@ from hydra import compose, initialize_config_module
 from tensordict import TensorDict
 
 from torchrl_wsrl.agent import make_critic, make_loss, make_policy
-from torchrl_wsrl.checkpoint import load_checkpoint, save_checkpoint, write_checkpoint
+from torchrl_wsrl.checkpoint import load_checkpoint, restore, save_checkpoint, write_checkpoint
+from torchrl_wsrl.modules import policy_network
 from torchrl_wsrl.checkpoint import CheckpointMismatchError, RunCheckpoints, check_agent_state
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
@@ -304,3 +305,29 @@ def test_a_full_disk_during_a_run_checkpoint_is_an_oserror_naming_the_directory(
     with pytest.raises(OSError, match=r"could not write run checkpoint 1 under .*checkpoints: .*file write failed"):
         checkpoints.save(1, loss=loss, optimizers=optimizers, replay=None, envs={}, progress=progress, interval=IntervalMetrics(), run={})
     assert checkpoints.latest() is None
+
+
+def test_load_policy_is_the_saved_actor_ready_for_a_rollout(saved):
+    """``torchrl_wsrl.load_policy`` on an agent file: the task's env rolls it out, its actions
+    are the saved actor's ``tanh(loc)`` (deterministic) or draws around it (sampling)."""
+    import torchrl_wsrl as w
+
+    loss, optimizers = agent(config())
+    restore(loss, optimizers, load_checkpoint(saved), source=str(saved))
+    policy = w.load_policy(saved)
+    rollout = w.make_env("hopper-medium", seed=0).rollout(30, policy)
+    assert rollout.batch_size[0] > 0 and not rollout["action"].requires_grad
+    with torch.no_grad():
+        loc, _ = policy_network(loss.actor_network)(rollout["observation"])
+    torch.testing.assert_close(rollout["action"], torch.tanh(loc))
+    sampling = w.load_policy(saved, deterministic=False)
+    first, second = (sampling(rollout[:5].select("observation").clone())["action"] for _ in range(2))
+    assert not torch.equal(first, second)
+
+
+def test_load_policy_refuses_a_file_without_a_task(tmp_path):
+    import torchrl_wsrl as w
+
+    path = write_checkpoint(tmp_path / "other.pt", {"loss": {}, "optimizers": {}})
+    with pytest.raises(ValueError, match="names no registered task"):
+        w.load_policy(path)

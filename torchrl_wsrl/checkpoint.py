@@ -54,11 +54,15 @@ from torchrl.checkpoint import (
 from torchrl.envs.libs.gym import GymWrapper
 from torchrl.objectives import LossModule
 
+from torchrl.envs.utils import ExplorationType
+
+from torchrl_wsrl.envs import get_task
 from torchrl_wsrl.modules import POLICY_NETWORK_PATH, actor_from_state, policy_network
 
 __all__ = [
     "agent_state",
     "load_checkpoint",
+    "load_policy",
     "load_policy_actor",
     "restore",
     "save_checkpoint",
@@ -544,3 +548,26 @@ def load_policy_actor(path: str | Path, task) -> torch.nn.Module:
         return actor_from_state(state, task.obs_dim, task.action_dim)
     except ValueError as err:
         raise ValueError(f"{path}: {err} (task {task.name!r})") from err
+
+
+def load_policy(path: str | Path, *, deterministic: bool = True) -> torch.nn.Module:
+    """The trained actor of any agent file (``pretrained.pt``, ``final.pt``) or behaviour-policy
+    file of this package, as a TorchRL policy ready for ``env.rollout(n, policy)`` on the
+    task's env (:func:`~torchrl_wsrl.envs.make_env` of the task named in the file): reads
+    ``observation`` ``[*B, obs_dim]``, writes ``action`` ``[*B, action_dim]`` in ``[-1, 1]``,
+    ``tanh`` of the mean if ``deterministic`` (evaluation), else a sample of the tanh-Gaussian
+    (as it collected data). Its parameters are frozen (no gradient).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointMismatchError: unreadable, or holding anything but tensors.
+        ValueError: the file names no task of the registry, or holds no actor for it.
+    """
+    name = load_checkpoint(path).get("task")
+    try:
+        task = get_task(name)
+    except (KeyError, TypeError):
+        raise ValueError(f"{path}: names no registered task (task={name!r}); it is not an agent file of this package") from None
+    actor = load_policy_actor(path, task).requires_grad_(False)
+    actor.module[-1].default_interaction_type = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
+    return actor
