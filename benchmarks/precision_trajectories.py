@@ -52,7 +52,7 @@ def main() -> None:
     parser.add_argument("--task", default="hopper-medium")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("overrides", nargs="*", help="hydra overrides, e.g. profile=paper update_step.compile=true")
-    args = parser.parse_args()
+    args = parser.parse_intermixed_args()
     torch.set_num_threads(args.threads)
     out = trajectories(args.steps, args.task, args.overrides)
     for k in METRICS:
