@@ -30,8 +30,6 @@ from torchrl_wsrl.checkpoint import CheckpointMismatchError
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError
-from torchrl_wsrl.runtime import configure_torch
-from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.validation import ConfigError, explain_compose_error, validate_config
 
 HYDRA_FILES = (".hydra", "train.log")
@@ -43,6 +41,11 @@ INPUT_ERRORS = (ConfigError, CheckpointMismatchError, DatasetError, FileNotFound
 def main(cfg: DictConfig) -> float | None:
     # Parallel launchers (hydra/launcher=joblib) pickle this function by value: keep torch out
     # of its body (torch.backends.cudnn cannot be pickled); configure_torch does that part.
+    # The trainer (and matplotlib, behind it) loads here, after preflight: a refused command
+    # line returns without it.
+    from torchrl_wsrl.runtime import configure_torch
+    from torchrl_wsrl.training import Trainer
+
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     resume = bool(cfg.resume)
     if resume:
