@@ -8,10 +8,11 @@ import torch
 from hydra import compose, initialize_config_module
 
 from torchrl_wsrl.agent import make_critic, make_loss, make_policy
-from torchrl_wsrl.checkpoint import load_checkpoint, restore, save_checkpoint
+from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, restore, save_checkpoint
+from torchrl_wsrl.modules import policy_network
 from torchrl_wsrl.data import write_d4rl_hdf5
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.training import Summary, Trainer
+from torchrl_wsrl.training import Hooks, Summary, Trainer
 from torchrl_wsrl.training.trainer import noise_verdict
 from torchrl_wsrl.update import UpdateStep, make_optimizers
 
@@ -81,6 +82,26 @@ def test_wsrl_three_phases_end_to_end(tmp_path, dataset):
     rows = read_rows(again)
     assert rows[0]["phase"] == "pretrain" and rows[0]["grad_step"] == "0"
     assert not (again / "pretrained.pt").exists()
+
+    # A final.pt (the WSRL loss: no CQL multiplier, no optimizer for it) goes on training too,
+    # with the Lagrange multiplier on, whose own entries then start fresh.
+    further = tmp_path / "from-final"
+    final = load_checkpoint(run_dir / "final.pt")
+    assert "cql_alpha" not in final["optimizers"]
+    evaluated = []
+
+    def record_actor(evaluate):
+        def wrapped(*args, **kwargs):
+            evaluated.append({k: v.clone() for k, v in policy_network(args[3]).state_dict().items()})
+            return evaluate(*args, **kwargs)
+
+        return wrapped
+
+    cfg = config(f"pretrained_checkpoint={run_dir / 'final.pt'}", "task.cql.lagrange=true")
+    Trainer(cfg, further, hooks=Hooks(evaluate=record_actor)).run()
+    saved = policy_network(load_policy_actor(run_dir / "final.pt", get_task(cfg.task.name))).state_dict()
+    for key, value in saved.items():  # the first evaluation is of final.pt's actor, restored whole
+        torch.testing.assert_close(evaluated[0][key], value)
 
 
 def agent(cfg, regularized):

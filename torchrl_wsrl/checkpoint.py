@@ -81,6 +81,9 @@ CHECKPOINT_PREFIX = "checkpoint"
 # TorchRL's LossModule keeps the actor's parameters as ``actor_network_params``.
 POLICY_STATE_PREFIXES = ("actor_network_params", "log_alpha")
 POLICY_OPTIMIZERS = ("actor", "alpha")
+# The CQL multiplier of a Cal-QL loss: its state entries and its optimizer. An online (WSRL)
+# agent's file, such as final.pt, has none; started from such a file, a Cal-QL loss keeps its own.
+CQL_MULTIPLIER = ("cql_alpha", "cql_alpha_raw")
 # The actor's own parameter names (modules.policy_network) in a loss state.
 ACTOR_STATE_PREFIX = f"actor_network_params.{POLICY_NETWORK_PATH}."
 STATE_COMPONENTS = ("loss", "optimizers", "replay", "rng", "env_rng", "interval")
@@ -133,8 +136,8 @@ def _non_finite(state: Any, prefix: str = "") -> list[str]:
     return []
 
 
-def _check_loss_state(source: str, state: Mapping, expected: Mapping[str, torch.Tensor]) -> None:
-    missing = sorted(set(expected) - set(state))
+def _check_loss_state(source: str, state: Mapping, expected: Mapping[str, torch.Tensor], allow_missing=()) -> None:
+    missing = sorted(set(expected) - set(state) - set(allow_missing))
     extra = sorted(set(state) - set(expected))
     if missing or extra:
         raise CheckpointMismatchError(
@@ -142,7 +145,7 @@ def _check_loss_state(source: str, state: Mapping, expected: Mapping[str, torch.
             f"another kind of network?): missing {missing[:4]}{' ...' if len(missing) > 4 else ''}, "
             f"unexpected {extra[:4]}{' ...' if len(extra) > 4 else ''}"
         )
-    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if tuple(state[k].shape) != tuple(v.shape)]
+    wrong = [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in expected.items() if k in state and tuple(state[k].shape) != tuple(v.shape)]
     if wrong:
         k, saved, own = wrong[0]
         raise CheckpointMismatchError(
@@ -151,12 +154,14 @@ def _check_loss_state(source: str, state: Mapping, expected: Mapping[str, torch.
         )
 
 
-def _check_optimizer_states(source: str, states: Mapping, optimizers: Mapping[str, torch.optim.Optimizer]) -> None:
-    if set(states) != set(optimizers):
+def _check_optimizer_states(source: str, states: Mapping, optimizers: Mapping[str, torch.optim.Optimizer], allow_missing=()) -> None:
+    if set(states) != set(optimizers) - (set(allow_missing) - set(states)):
         raise CheckpointMismatchError(
             f"{source}: optimizers {sorted(states)} in the file, this run has {sorted(optimizers)}"
         )
     for name, optimizer in optimizers.items():
+        if name not in states:
+            continue
         params = [p for group in optimizer.param_groups for p in group["params"]]
         saved_groups = states[name].get("param_groups", [])
         saved_count = sum(len(group["params"]) for group in saved_groups)
@@ -186,10 +191,13 @@ def check_agent_state(
     task: str,
     loss: torch.nn.Module,
     optimizers: Mapping[str, torch.optim.Optimizer] | None = None,
+    allow_missing: tuple[str, ...] = (),
 ) -> None:
     """Refuse an agent state (``{"task", "loss", "optimizers"}``) that this run cannot restore
     whole: another ``task``, missing or unexpected entries, other shapes or layer counts than
-    ``loss``'s state (and ``optimizers``' when given), NaN or inf anywhere.
+    ``loss``'s state (and ``optimizers``' when given), NaN or inf anywhere. Loss entries and
+    optimizers named in ``allow_missing`` may be absent (e.g. :data:`CQL_MULTIPLIER`: a
+    ``final.pt`` restored into a Cal-QL loss).
 
     Raises:
         CheckpointMismatchError: naming ``source`` and the first mismatch.
@@ -199,9 +207,9 @@ def check_agent_state(
             raise CheckpointMismatchError(f"{source}: no {key!r} entry (entries: {sorted(checkpoint)})")
     if checkpoint["task"] != task:
         raise CheckpointMismatchError(f"{source}: written for task {checkpoint['task']!r}, this run's task is {task!r}")
-    _check_loss_state(source, checkpoint["loss"], loss.state_dict())
+    _check_loss_state(source, checkpoint["loss"], loss.state_dict(), allow_missing)
     if optimizers is not None:
-        _check_optimizer_states(source, checkpoint["optimizers"], optimizers)
+        _check_optimizer_states(source, checkpoint["optimizers"], optimizers, allow_missing)
     _check_finite(source, loss=checkpoint["loss"], optimizers=checkpoint["optimizers"])
 
 

@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
 
 from torchrl_wsrl.agent import Agent, build_agent, make_critic, make_policy
-from torchrl_wsrl.checkpoint import agent_state, check_agent_state, load_checkpoint, restore, save_checkpoint
+from torchrl_wsrl.checkpoint import CQL_MULTIPLIER, agent_state, check_agent_state, load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset
 from torchrl_wsrl.envs import get_task, make_env
@@ -151,7 +151,10 @@ class Trainer:
             self.pre_loss, self.pre_optimizers = pre.loss, pre.optimizers
             if self.plan.from_checkpoint:
                 self.pretrained = load_checkpoint(cfg.pretrained_checkpoint)
-                check_agent_state(str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss, optimizers=self.pre_optimizers)
+                check_agent_state(
+                    str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss,
+                    optimizers=self.pre_optimizers, allow_missing=CQL_MULTIPLIER,  # any agent file, final.pt included
+                )
         if self.run_state.pending:
             self._check_resumed_state(progress["phase"])
 
