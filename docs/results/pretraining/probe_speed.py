@@ -1,25 +1,35 @@
-"""Pre-training gradient steps per second on halfcheetah-medium, profile=paper, per variant (1 thread)."""
-import sys, time, tempfile, ctypes
+"""Pre-training gradient steps per second on halfcheetah-medium at profile=paper, one thread:
+30 warm-up steps (compilation), then 150 timed. Hydra overrides choose the variant:
+
+    OMP_NUM_THREADS=1 python docs/results/pretraining/probe_speed.py update_step.compile=true critic.precision=bf16
+
+(The figures of README.md were taken at commit 9920620 with this script's then form, which
+reached the same update block through the trainer's private ``_update_step``.)
+"""
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import torch
 from torchrl.data import LazyTensorStorage, ReplayBuffer
+
 from torchrl_wsrl.conf import compose_config
-from torchrl_wsrl.trainer import Trainer
+from torchrl_wsrl.training import Trainer
 
 torch.set_num_threads(1)
 variant = sys.argv[1:]
 cfg = compose_config(["task=halfcheetah-medium", "profile=paper", "train.online_steps=0", "threads=1", *variant])
-tr = Trainer(cfg, Path(tempfile.mkdtemp()) / "run")
-buf = ReplayBuffer(storage=LazyTensorStorage(tr.offline_data.numel()), batch_size=256)
-buf.extend(tr.offline_data)
-upd = tr._update_step(tr.pre_loss, tr.pre_optimizers, utd_ratio=1, tau=cfg.agent.pretrain_tau)
-t0 = time.perf_counter()
+trainer = Trainer(cfg, Path(tempfile.mkdtemp()) / "run")
+buffer = ReplayBuffer(storage=LazyTensorStorage(trainer.offline_data.numel()), batch_size=256)
+buffer.extend(trainer.offline_data)
+update = trainer.make_update(trainer.pre_loss, trainer.pre_optimizers, utd_ratio=1, tau=cfg.agent.pretrain_tau)
+tic = time.perf_counter()
 for _ in range(30):
-    upd(buf.sample())
-warm = time.perf_counter() - t0
-n = 150
-t0 = time.perf_counter()
-for _ in range(n):
-    upd(buf.sample())
-dt = time.perf_counter() - t0
-print(f"{' '.join(variant) or 'eager fp32'}: first 30 steps {warm:.1f} s, then {n / dt:.2f} steps/s")
+    update(buffer.sample())
+warm = time.perf_counter() - tic
+steps = 150
+tic = time.perf_counter()
+for _ in range(steps):
+    update(buffer.sample())
+print(f"{' '.join(variant) or 'eager fp32'}: first 30 steps {warm:.1f} s, then {steps / (time.perf_counter() - tic):.2f} steps/s")
