@@ -51,3 +51,11 @@ def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
     assert "wsrl-compare --seeds 2" in (out / "command.md").read_text()
     with pytest.raises(SystemExit):  # never over an existing report
         main(["--seeds", "1", "--out", str(out), *overrides])
+
+
+def test_a_finished_run_is_one_line_of_scores():
+    """What wsrl-compare prints per finished run: scores with their noise, not a dict."""
+    from torchrl_wsrl.cli.compare import _scores
+
+    line = _scores({"after_pretraining": 42.14, "after_pretraining_std": 6.1, "after_warmup": None, "final": 10.7, "final_std": 8.4, "wall_times_s": {"total": 535.0}})
+    assert line == "after pre-training 42.1 +- 6.1, after warmup n/a, end 10.7 +- 8.4 (8.9 min)"

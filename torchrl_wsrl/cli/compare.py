@@ -76,8 +76,21 @@ def _run_all(jobs: list, workers: int) -> None:
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(run_one, overrides, str(run_dir)) for overrides, run_dir in jobs]
         for (overrides, run_dir), future in zip(jobs, futures):
-            summary = future.result()
-            print(f"done {run_dir}: {summary}", flush=True)
+            print(f"done {run_dir}: {_scores(future.result())}", flush=True)
+
+
+def _scores(summary: dict) -> str:
+    """A run's scores in one line: after pre-training, after the warmup, at the end (each with
+    its evaluation noise), and its wall time."""
+    def score(moment):
+        value = summary.get(moment)
+        return "n/a" if value is None else f"{value:.1f} +- {summary.get(f'{moment}_std') or 0.0:.1f}"
+
+    total = summary.get("wall_times_s", {}).get("total")
+    return (
+        f"after pre-training {score('after_pretraining')}, after warmup {score('after_warmup')}, "
+        f"end {score('final')}" + ("" if total is None else f" ({total / 60:.1f} min)")
+    )
 
 
 def _commit() -> str:
