@@ -2,7 +2,6 @@
 writes them), checked against hand computation."""
 import csv
 import math
-import warnings
 
 import numpy as np
 
@@ -189,16 +188,37 @@ def test_duplicate_seeds_and_config_differences(tmp_path):
     write_run(tmp_path / "b", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
     with pytest.raises(ReportError, match="two runs of hopper-medium / wsrl / seed 0"):
         find_runs([tmp_path])
-    (tmp_path / "b" / "config.yaml").write_text((tmp_path / "b" / "config.yaml").read_text().replace("seed: 0", "seed: 1").replace("online_steps: 300", "online_steps: 600"))
-    with pytest.warns(UserWarning, match=r"differ in config beyond the seed: \['train.online_steps'\]"):
-        group_runs(find_runs([tmp_path]))
+    # a setting that differs within one algorithm is a swept setting: one group per value
+    (tmp_path / "b" / "config.yaml").write_text((tmp_path / "b" / "config.yaml").read_text().replace("online_steps: 300", "online_steps: 600"))
+    groups = group_runs(find_runs([tmp_path]))
+    assert {label: [r.path.name for r in runs] for label, runs in groups.items()} == {
+        "wsrl train.online_steps=300": ["a"], "wsrl train.online_steps=600": ["b"],
+    }
     # each seed's own pre-trained file (compare's layout) is not a difference of the experiment
     for name, seed in (("a", 0), ("b", 1)):
         config = tmp_path / name / "config.yaml"
-        config.write_text(config.read_text().replace("online_steps: 600", "online_steps: 300") + f"pretrained_checkpoint: pretrain/seed{seed}/pretrained.pt\n")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        group_runs(find_runs([tmp_path]))
+        config.write_text(config.read_text().replace("online_steps: 600", "online_steps: 300").replace("seed: 0", f"seed: {seed}") + f"pretrained_checkpoint: pretrain/seed{seed}/pretrained.pt\n")
+    assert list(group_runs(find_runs([tmp_path]))) == ["wsrl"]
+
+
+def test_a_sweep_over_a_setting_is_reported_one_row_per_setting(tmp_path):
+    """Two settings x two seeds of one algorithm (a hydra sweep ``-m seed=0,1
+    critic.head=per_critic,shared``): one group, and one table row, per setting; algorithms
+    that differ in what they set themselves stay one group each."""
+    for head in ("per_critic", "shared"):
+        for seed in (0, 1):
+            run = write_run(tmp_path / f"{head}{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS)
+            (run / "config.yaml").write_text((run / "config.yaml").read_text() + f"critic:\n  head: {head}\n")
+    groups = group_runs(find_runs([tmp_path]))
+    assert {label: sorted(r.seed for r in runs) for label, runs in groups.items()} == {
+        "wsrl critic.head=per_critic": [0, 1], "wsrl critic.head=shared": [0, 1],
+    }
+    rows = [line for line in score_table(groups).splitlines() if line.startswith("| wsrl")]
+    assert [row.split("|")[1].strip() for row in rows] == ["wsrl critic.head=per_critic", "wsrl critic.head=shared"]
+    with pytest.raises(ReportError, match="two runs of hopper-medium / wsrl / critic.head=shared / seed 1"):
+        write_run(tmp_path / "again", algo="wsrl", seed=1, rows=PRETRAINED_ROWS)
+        (tmp_path / "again" / "config.yaml").write_text((tmp_path / "again" / "config.yaml").read_text() + "critic:\n  head: shared\n")
+        find_runs([tmp_path])
 
 
 def test_cli_exits_with_a_clear_error(tmp_path, capsys):

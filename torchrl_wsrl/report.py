@@ -6,8 +6,9 @@ library behind ``wsrl-report``, :mod:`torchrl_wsrl.cli.report`, and ``wsrl-compa
 
 Each argument is a run directory (one ``metrics.csv`` and the ``config.yaml`` the trainer
 wrote next to it) or any folder above run directories, searched recursively. Runs are grouped
-by algorithm (``algo.name``; ``task/algo`` when several tasks are present) and every number is
-the mean and standard error over the group's seeds. Written to ``--out`` (default: the
+by algorithm (``algo.name``; ``task/algo`` when several tasks are present) and by every setting
+the runs sweep (a key whose value differs between runs of one algorithm, e.g. ``critic.head``),
+and every number is the mean and standard error over the group's seeds. Written to ``--out`` (default: the
 arguments' common folder):
 
 - ``score_curves.png``: normalized score (0-100) against online env steps, one line per
@@ -25,7 +26,6 @@ from __future__ import annotations
 
 import math
 import os
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +48,8 @@ CONFIG_KEYS = ("algo.name", "algo.warmup", "seed", "task.name", "train.warmup_st
 DIP_FRACTION = 0.2  # the dip: min score over the first 20% of the online updates' env steps
 # Config entries expected to differ between runs of one algorithm.
 PER_RUN_KEYS = ("seed", "runs_root", "pretrained_checkpoint")  # compare: one pre-trained file per seed
+# ... and entries of where or how a run ran, not of what it tried: never a swept setting.
+NOT_SETTINGS = (*PER_RUN_KEYS, "threads", "device", "logger", "resume")
 REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
 
 
@@ -214,31 +216,46 @@ def find_runs(paths: list[str | os.PathLike]) -> list[Run]:
             raise ReportError(f"{path}: no runs found (no metrics.csv in it or below it)")
         run_dirs.update(dict.fromkeys(found))
     runs = sorted(map(load_run, run_dirs), key=lambda r: (r.task, r.algo, r.seed))
+    swept = swept_settings(runs)
     seen: dict[tuple, Path] = {}
     for run in runs:
-        key = (*run.group, run.seed)
+        key = (*run.group, *(repr(run.config.get(k)) for k in swept), run.seed)
         if key in seen:
+            settings = "".join(f" / {k}={run.config.get(k)}" for k in swept)
             raise ReportError(
-                f"two runs of {run.task} / {run.algo} / seed {run.seed}: {seen[key]} and {run.path}; "
+                f"two runs of {run.task} / {run.algo}{settings} / seed {run.seed}: {seen[key]} and {run.path}; "
                 "pass the directories of one of them only"
             )
         seen[key] = run.path
     return runs
 
 
+def swept_settings(runs: list[Run]) -> list[str]:
+    """The config keys a set of runs sweeps: those taking more than one value among the runs of
+    one task and algorithm (what an algorithm sets itself is not a sweep), beyond
+    ``NOT_SETTINGS`` (the seed, where and how a run ran); sorted."""
+    by_algo: dict[tuple[str, str], list[Run]] = {}
+    for run in runs:
+        by_algo.setdefault(run.group, []).append(run)
+    swept = set()
+    for members in by_algo.values():
+        keys = set().union(*(r.config for r in members)) - set(NOT_SETTINGS)
+        swept |= {k for k in keys if len({repr(r.config.get(k)) for r in members}) > 1}
+    return sorted(swept)
+
+
 def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
-    """Runs by algorithm, labelled ``algo`` (or ``task/algo`` when the runs span several tasks),
-    in order of first appearance. Warns when runs of one group differ in config beyond
-    ``PER_RUN_KEYS`` (they would not be seeds of one experiment)."""
+    """Runs by algorithm and by every setting the runs sweep (:func:`swept_settings`), in order
+    of first appearance: the seeds of one experiment form a group. Labelled ``algo`` (``task/algo``
+    when the runs span several tasks), followed by ``key=value`` for each swept setting, e.g.
+    ``wsrl critic.head=shared`` for a hydra sweep ``-m seed=0,1 critic.head=per_critic,shared``."""
     several_tasks = len({r.task for r in runs}) > 1
+    swept = swept_settings(runs)
     groups: dict[str, list[Run]] = {}
     for run in runs:
-        groups.setdefault(f"{run.task}/{run.algo}" if several_tasks else run.algo, []).append(run)
-    for label, members in groups.items():
-        keys = set().union(*(r.config for r in members)) - set(PER_RUN_KEYS)
-        differ = sorted(k for k in keys if len({repr(r.config.get(k)) for r in members}) > 1)
-        if differ:
-            warnings.warn(f"runs of {label} differ in config beyond the seed: {differ}", stacklevel=2)
+        label = f"{run.task}/{run.algo}" if several_tasks else run.algo
+        label += "".join(f" {k}={run.config.get(k)}" for k in swept)
+        groups.setdefault(label, []).append(run)
     return groups
 
 

@@ -1,5 +1,5 @@
 """``wsrl-report``: scores, learning curves and Q diagnostics of a set of runs, grouped by
-algorithm over seeds (:mod:`torchrl_wsrl.report`).
+algorithm and by every setting they sweep, over seeds (:mod:`torchrl_wsrl.report`).
 
     wsrl-report runs/multirun/2026-01-01_12-00-00-000000 --steps 0,1000,2500
     wsrl-report RUN_DIR [RUN_DIR ...] --out report/ [--overwrite]
