@@ -257,3 +257,13 @@ def test_dip_is_the_min_over_the_first_fifth_of_the_online_updates(tmp_path):
     m = np.mean(list(SEED_SHIFT.values()))
     # the score before the first update: the last evaluation at env step 100 (42, after the warmup's 41)
     assert row.startswith(f"| wsrl | 3 | {42 + m:.1f} [") and f"| {20 + m:.1f} [" in row
+
+
+def test_an_interval_from_fewer_than_three_seeds_is_marked(tmp_path):
+    for seed in (0, 1):
+        write_run(tmp_path / f"seed{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS, online_steps=600)
+    table = dip_table(group_runs(find_runs([tmp_path])))
+    assert table.splitlines()[2].count("]†") == 3 and "fewer than 3 seeds" in table
+    write_run(tmp_path / "seed2", algo="wsrl", seed=2, rows=PRETRAINED_ROWS, online_steps=600)
+    table = dip_table(group_runs(find_runs([tmp_path])))
+    assert "†" not in table

@@ -51,6 +51,7 @@ PER_RUN_KEYS = ("seed", "runs_root", "pretrained_checkpoint")  # compare: one pr
 # ... and entries of where or how a run ran, not of what it tried: never a swept setting.
 NOT_SETTINGS = (*PER_RUN_KEYS, "threads", "device", "logger", "resume")
 REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
+MIN_SEEDS = 3  # fewer seeds than this: an interval is marked as saying little
 
 
 class ReportError(ValueError):
@@ -297,13 +298,19 @@ def aggregate_ci(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, 
 def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> str:
     """Markdown table of the dip (:meth:`Run.dip`) per algorithm, next to the score it falls
     from (the last evaluation before the first online update, :attr:`Run.updates_from`) and the
-    final score: ``mean [95% bootstrap CI]`` over seeds."""
+    final score: ``mean [95% bootstrap CI]`` over seeds; an interval from fewer than
+    ``MIN_SEEDS`` seeds is marked ``†`` and a note says so under the table."""
+    few = []
+
     def cell(values):
         mean, _, n = mean_se(values)
         if n == 0:
             return "n/a"
         lo, hi = bootstrap_ci(values)
-        return f"{mean:.1f}" if math.isnan(lo) else f"{mean:.1f} [{lo:.1f}, {hi:.1f}]"
+        if math.isnan(lo):
+            return f"{mean:.1f}"
+        few.append(n < MIN_SEEDS)
+        return f"{mean:.1f} [{lo:.1f}, {hi:.1f}]" + ("†" if n < MIN_SEEDS else "")
 
     header = ["algorithm", "n", "score before the first update", f"dip: min over the first {fraction:.0%} of the online updates", "final"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -311,6 +318,8 @@ def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> s
         start = [r.score_at(r.updates_from) for r in runs]
         cells = [label, str(len(runs)), cell(start), cell([r.dip(fraction) for r in runs]), cell([r.final for r in runs])]
         lines.append("| " + " | ".join(cells) + " |")
+    if any(few):
+        lines += ["", f"† a 95% bootstrap interval over fewer than {MIN_SEEDS} seeds: it says little."]
     return "\n".join(lines) + "\n"
 
 
