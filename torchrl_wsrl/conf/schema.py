@@ -197,28 +197,31 @@ def fmt(value: Any) -> str:
     return str(value)
 
 
-def _value_problem(value: Any, meta: dict) -> str | None:
-    """What is wrong with ``value`` against a field's metadata, or ``None``."""
-    if value is None:
-        return None  # Optional fields; a None where the type forbids it fails at the merge
+def _expected(meta: dict) -> str | None:
+    """A field's bound, range or choices in words ("a positive integer", "a number in (0, 1)")."""
     if "min" in meta:
-        if isinstance(value, bool) or not isinstance(value, int) or value < meta["min"]:
-            what = {0: "a non-negative integer", 1: "a positive integer"}.get(meta["min"], f"an integer >= {meta['min']}")
-            return f"must be {what}"
+        return {0: "a non-negative integer", 1: "a positive integer"}.get(meta["min"], f"an integer >= {meta['min']}")
     if "range" in meta:
         low, high, low_open, high_open = meta["range"]
-        inside = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and (
-            (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
-        )
-        if not inside:
-            if low == -math.inf:
-                return "must be a finite number"
-            if high == math.inf:
-                return f"must be a finite number {'>' if low_open else '>='} {low:g}"
-            return f"must be a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-    if "choices" in meta and value not in meta["choices"]:
-        return f"must be one of {', '.join(meta['choices'])}"
+        if low == -math.inf:
+            return "a finite number"
+        if high == math.inf:
+            return f"a finite number {'>' if low_open else '>='} {low:g}"
+        return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if "choices" in meta:
+        return f"one of {', '.join(meta['choices'])}"
     return None
+
+
+def _breaks(value: Any, meta: dict) -> bool:
+    """Whether a (non-null) value breaks a field's bound, range or choices."""
+    if "min" in meta:
+        return isinstance(value, bool) or not isinstance(value, int) or value < meta["min"]
+    if "range" in meta:
+        low, high, low_open, high_open = meta["range"]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        return not (number and (value > low if low_open else value >= low) and (value < high if high_open else value <= high))
+    return "choices" in meta and value not in meta["choices"]
 
 
 def field_problems(cfg: DictConfig, skip: set[str] = frozenset()) -> list[tuple[str, str]]:
@@ -235,7 +238,7 @@ def field_problems(cfg: DictConfig, skip: set[str] = frozenset()) -> list[tuple[
             continue
         if value is _ABSENT or value is None:
             continue
-        if _value_problem(value, f.metadata) is not None:
+        if _breaks(value, f.metadata):
             problems.append((key, f"{key}={fmt(value)}: must be {describe_type(f)}"))
     return problems
 
@@ -288,14 +291,9 @@ def describe_type(f: dataclasses.Field) -> str:
     optional = getattr(kind, "__origin__", None) is typing.Union
     if optional:
         kind = next(t for t in kind.__args__ if t is not type(None))
-    if "min" in meta:
-        what = {0: "a non-negative integer", 1: "a positive integer"}.get(meta["min"], f"an integer >= {meta['min']}")
-    elif "range" in meta:
-        what = (_value_problem(math.nan, meta) or "").removeprefix("must be ")
-    elif "choices" in meta:
-        what = f"one of {', '.join(meta['choices'])}"
-    else:
-        what = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(kind, f"a {getattr(kind, '__name__', kind)}")
+    what = _expected(meta) or {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(
+        kind, f"a {getattr(kind, '__name__', kind)}"
+    )
     return f"null or {what}" if optional else what
 
 
