@@ -13,6 +13,7 @@ ALLOWED = {
     "torchrl_wsrl.kernels": (),
     "torchrl_wsrl.rewards": (),
     "torchrl_wsrl.errors": (),
+    "torchrl_wsrl.assets": (),  # the files shipped in the package, by task name
     "torchrl_wsrl.runtime": (),
     "torchrl_wsrl.metrics": (),
     "torchrl_wsrl.plotting": (),
@@ -22,19 +23,19 @@ ALLOWED = {
     "torchrl_wsrl.objectives": ("torchrl_wsrl.objectives", "torchrl_wsrl.modules"),
     "torchrl_wsrl.domains": ("torchrl_wsrl.domains", "torchrl_wsrl.rewards", "torchrl_wsrl.errors"),
     "torchrl_wsrl.envs": ("torchrl_wsrl.envs", "torchrl_wsrl.domains", "torchrl_wsrl.rewards"),
-    "torchrl_wsrl.data": ("torchrl_wsrl.data", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.errors", "torchrl_wsrl.rewards"),
+    "torchrl_wsrl.data": ("torchrl_wsrl.assets", "torchrl_wsrl.data", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.errors", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.replay": ("torchrl_wsrl.data", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.update": ("torchrl_wsrl.objectives",),
     "torchrl_wsrl.evaluation": ("torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.modules"),
     "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives", "torchrl_wsrl.update"),
-    "torchrl_wsrl.validation": ("torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs"),
+    "torchrl_wsrl.validation": ("torchrl_wsrl.assets", "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs"),
     # The run config: its schema imports the choice lists of the modules that define them.
     "torchrl_wsrl.conf": (
-        "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",
-        "torchrl_wsrl.objectives", "torchrl_wsrl.update",
+        "torchrl_wsrl.assets", "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs", "torchrl_wsrl.metrics",
+        "torchrl_wsrl.modules", "torchrl_wsrl.objectives", "torchrl_wsrl.update",
     ),
     "torchrl_wsrl.training": (
-        "torchrl_wsrl.training", "torchrl_wsrl.agent", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf",
+        "torchrl_wsrl.training", "torchrl_wsrl.agent", "torchrl_wsrl.assets", "torchrl_wsrl.checkpoint", "torchrl_wsrl.collectors", "torchrl_wsrl.conf",
         "torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.evaluation", "torchrl_wsrl.metrics", "torchrl_wsrl.modules",
         "torchrl_wsrl.plotting", "torchrl_wsrl.replay", "torchrl_wsrl.update", "torchrl_wsrl.validation",
     ),

@@ -19,6 +19,8 @@ from torchrl_wsrl.training import Trainer
 from torchrl_wsrl.update import make_optimizers
 
 TINY = [
+    # hopper-medium pre-trained by the run (Cal-QL), eager fp32: what these tests exercise
+    "task=hopper-medium", "pretrained=none", "task.cql.calibrate=true", "update_step.compile=false", "critic.precision=fp32",
     "train.pretrain_steps=20", "train.bc_steps=10", "train.pretrain_eval_every=10", "train.online_steps=60",
     "train.warmup_steps=20", "train.eval_every=30", "train.eval_episodes=1", "train.batch_size=32",
     "train.online_batch_size=32", "train.diagnostic_batch_size=16", "network.locomotion.critic_hidden=[16,16]",

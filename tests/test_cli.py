@@ -30,10 +30,10 @@ def test_an_abstract_task_is_named(tmp_path):
 
 def test_hydra_flags_see_the_registered_tasks():
     """Hydra's own flags (--cfg, --help) skip preflight: hydra.main itself stores the task group
-    (a task of the registry, the network entry of its domain in profile=default's option)."""
+    (a task of the registry, the network entry of its domain in profile=default's option: the paper's)."""
     out = train("task=pen-binary", "--cfg", "job", "-p", "network.adroit")
     assert out.returncode == 0, out.stderr
-    assert OmegaConf.to_container(OmegaConf.create(out.stdout)) == {"critic_hidden": [128] * 3, "actor_hidden": [128] * 2}
+    assert OmegaConf.to_container(OmegaConf.create(out.stdout)) == {"critic_hidden": [512] * 3, "actor_hidden": [512] * 2}
 
 
 def test_an_existing_run_directory_is_left_as_it_is(tmp_path):

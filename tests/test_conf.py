@@ -17,7 +17,7 @@ from torchrl_wsrl.validation import NETWORK_KEYS, ConfigError, validate_config
 CONF = Path(torchrl_wsrl.__file__).resolve().parent / "conf"
 PROFILES = sorted(p.stem for p in (CONF / "profile").glob("*.yaml"))
 # The network option each profile declares (conf/profile/*.yaml); paper keeps config.yaml's.
-PROFILE_NETWORK = {"compare": "compare", "default": "cpu", "paper": "paper", "smoke": "smoke"}
+PROFILE_NETWORK = {"compare": "compare", "default": "paper", "paper": "paper", "smoke": "smoke"}
 
 
 def _compose(*overrides: str, hydra: bool = False):
@@ -102,7 +102,7 @@ def test_the_networks_have_the_sizes_of_the_task_domain(name):
     per-layer biases) and of the actor (its Linear layers but the head)."""
     task = get_task(name)
     cfg = _compose(f"task={name}", "profile=default", "agent.num_critics=2")
-    sizes = OmegaConf.create(_option("cpu")[task.domain])
+    sizes = OmegaConf.create(_option(PROFILE_NETWORK["default"])[task.domain])
     critic_widths = [bias.shape[-1] for bias in make_critic(cfg, task).net.biases]
     actor_widths = [m.out_features for m in make_policy(cfg, task).modules() if isinstance(m, nn.Linear)][:-1]
     assert (critic_widths, actor_widths) == (list(sizes.critic_hidden), list(sizes.actor_hidden))
@@ -113,6 +113,6 @@ def test_a_network_option_without_the_task_domain_is_refused_in_one_line():
     with pytest.raises(ConfigError) as info:
         validate_config(cfg)
     assert info.value.problems == [
-        "network.antmaze: missing: network=cpu has no entry for the domain 'antmaze' of task=antmaze-umaze "
+        "network.antmaze: missing: network=paper has no entry for the domain 'antmaze' of task=antmaze-umaze "
         "(a network option has one entry per domain, with critic_hidden and actor_hidden)"
     ]

@@ -14,8 +14,11 @@ ASSET = Path(torchrl_wsrl.__file__).resolve().parent / "assets" / "hopper-medium
 
 
 def _compose(*overrides: str):
+    """The config of ``overrides``, on hopper-medium (which ships no agent: it pre-trains) unless
+    they name a task."""
+    task = [] if any(o.startswith("task=") for o in overrides) else ["task=hopper-medium"]
     with initialize_config_module(config_module="torchrl_wsrl.conf", version_base="1.3"):
-        return compose(config_name="config", overrides=list(overrides), return_hydra_config=False)
+        return compose(config_name="config", overrides=[*task, *overrides], return_hydra_config=False)
 
 
 def _problems(*overrides: str) -> str:
@@ -44,7 +47,7 @@ def test_pretrained_checkpoint_and_dataset_path_that_are_used_validate(tmp_path)
 
 # (overrides, substrings the message must hold: the key and value, and what was expected)
 BAD = {
-    "utd_not_dividing_batch": (["train.utd_ratio=3"], ["train.utd_ratio=3", "must divide train.online_batch_size=256"]),
+    "utd_not_dividing_batch": (["train.utd_ratio=3"], ["train.utd_ratio=3", "must divide train.online_batch_size=1024"]),
     "batch_size_0": (["train.batch_size=0"], ["train.batch_size=0", "positive integer"]),
     "online_batch_size_negative": (["train.online_batch_size=-8"], ["train.online_batch_size=-8", "positive integer"]),
     "eval_episodes_0": (["train.eval_episodes=0"], ["train.eval_episodes=0", "positive integer"]),
@@ -55,15 +58,15 @@ BAD = {
     "negative_warmup": (["train.warmup_steps=-5"], ["train.warmup_steps=-5", "non-negative integer"]),
     "negative_seed": (["seed=-1"], ["seed=-1", "non-negative integer"]),
     "online_steps_below_warmup": (
-        ["train.online_steps=500"], ["train.online_steps=500", "train.warmup_steps=1000", "no update would ever run"]
+        ["train.online_steps=500"], ["train.online_steps=500", "train.warmup_steps=5000", "no update would ever run"]
     ),
     "online_steps_below_one_batch": (
-        ["algo=wsrl_no_warmup", "train.online_steps=256"], ["train.online_steps=256", "must exceed 256", "no update would ever run"]
+        ["algo=wsrl_no_warmup", "train.online_steps=1024"], ["train.online_steps=1024", "must exceed 1024", "no update would ever run"]
     ),
     "online_steps_below_online_share": (
-        ["algo=rlpd", "train.warmup_steps=0", "train.online_steps=100"], ["train.online_steps=100", "must exceed 128"]
+        ["algo=rlpd", "train.warmup_steps=0", "train.online_steps=100"], ["train.online_steps=100", "must exceed 512"]
     ),
-    "bc_longer_than_pretraining": (["train.bc_steps=6000"], ["train.bc_steps=6000", "train.pretrain_steps=5000"]),
+    "bc_longer_than_pretraining": (["train.bc_steps=60000"], ["train.bc_steps=60000", "train.pretrain_steps=50000"]),
     "pretrain_without_steps": (["train.pretrain_steps=0", "train.bc_steps=0"], ["train.pretrain_steps=0", "pretrained_checkpoint"]),
     "gamma_1": (["agent.gamma=1.0"], ["agent.gamma=1.0", "(0, 1)"]),
     "tau_0": (["agent.tau=0"], ["agent.tau=0", "(0, 1]"]),

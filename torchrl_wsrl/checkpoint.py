@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -118,7 +117,7 @@ def read_torch_file(path: str | Path, *, what: str = "checkpoint") -> Any:
             f"{path}: refused to load: it holds pickled objects other than tensors and plain "
             f"containers, which could run code (torch.load weights_only=True: {refused})"
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as err:
+    except Exception as err:  # garbage unpickles into any error (EOFError, IndexError, BadZipFile, ...)
         raise CheckpointMismatchError(
             f"{path}: not a readable {what} (truncated, or not written by torch.save): {err}"
         ) from None
@@ -579,3 +578,24 @@ def load_policy(path: str | Path, *, deterministic: bool = True) -> torch.nn.Mod
     actor = load_policy_actor(path, task).requires_grad_(False)
     actor.module[-1].default_interaction_type = ExplorationType.DETERMINISTIC if deterministic else ExplorationType.RANDOM
     return actor
+
+
+def export_agent(run_checkpoint: str | Path, path: str | Path, **metadata) -> Path:
+    """Write the agent held by a run checkpoint (``RUN_DIR/checkpoints/checkpoint-<step>``) as
+    an agent file at ``path``: the loss state and the Adam states, the task name and
+    ``metadata`` (numbers and strings, e.g. the provenance of a shipped agent). The file loads
+    wherever a ``pretrained.pt`` does (``pretrained_checkpoint=``, :func:`load_policy`).
+
+    Raises:
+        CheckpointMismatchError: ``run_checkpoint`` is not a readable run checkpoint.
+        FileExistsError: ``path`` exists (never overwritten).
+    """
+    run_checkpoint = Path(run_checkpoint)
+    try:
+        task = Checkpoint.manifest(run_checkpoint)["metadata"]["task"]
+    except Exception as err:
+        raise CheckpointMismatchError(f"{run_checkpoint}: not a readable run checkpoint: {err}") from None
+    states = RunCheckpoints(run_checkpoint.parent, keep_last=1, task=task).read(run_checkpoint)
+    payload = {"loss": states["loss"], "optimizers": states["optimizers"], "task": task, **metadata}
+    _check_finite(str(run_checkpoint), loss=payload["loss"], optimizers=payload["optimizers"])
+    return write_checkpoint(path, payload)

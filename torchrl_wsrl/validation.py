@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from torchrl_wsrl.assets import shipped_agent_info, shipped_agent_path, shipped_agent_tasks
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.conf.schema import describe_type, field_problems, fmt, schema_fields, type_problems, unknown_domain, unknown_keys
 from torchrl_wsrl.domains import DOMAINS
@@ -234,7 +235,7 @@ def _check_phases(c: _Checks) -> None:
     if plan.pretrain and c.get("train.pretrain_steps") == 0:
         c.problem(
             "train.pretrain_steps", 0,
-            "must be > 0 when algo.pretrain=true and no pretrained_checkpoint is given (nothing to fine-tune from)",
+            "must be > 0 when algo.pretrain=true and no agent file is given (pretrained_checkpoint, or the shipped agent of pretrained=auto|shipped): nothing to fine-tune from",
         )
     online_steps, warmup_steps = c.get("train.online_steps"), c.get("train.warmup_steps")
     if not plan.online:
@@ -254,6 +255,50 @@ def _check_phases(c: _Checks) -> None:
         )
 
 
+def _sizes(network: dict, critics: int | None) -> str:
+    """``"10 critics 256x256, actor 256x256"``."""
+    critic, actor = ("x".join(map(str, network[key] or ())) or "?" for key in ("critic_hidden", "actor_hidden"))
+    return f"{critics} critics {critic}, actor {actor}"
+
+
+def _check_pretrained(c: _Checks) -> None:
+    """``pretrained=shipped`` needs a shipped agent for the task, and a shipped agent the
+    run's network sizes (``pretrained_checkpoint``, when given, overrides ``pretrained``)."""
+    from torchrl_wsrl.envs.registry import get_task, list_tasks
+
+    source, name = c.get("pretrained"), c.get("task.name")
+    if source is None or name not in list_tasks() or c.get("pretrained_checkpoint") is not None:
+        return  # pretrained_checkpoint overrides pretrained
+    if source == "shipped" and c.get("algo.pretrain") is False:
+        algo = c.raw("algo.name", required=False)
+        c.problem("pretrained", source, f"algo={algo} does not pre-train (algo.pretrain=false): the shipped agent would be silently ignored")
+        return
+    if source == "shipped" and shipped_agent_path(name) is None:
+        c.problem(
+            "pretrained", source,
+            f"no trained agent is shipped for task={name} (shipped: {', '.join(shipped_agent_tasks()) or 'none'}); "
+            "pretrained=none pre-trains one first",
+        )
+        return
+    plan = _plan(c)
+    if plan is None or plan.agent_source != "shipped":
+        return
+    info, domain = shipped_agent_info(name), get_task(name).domain
+    wanted = {"critic_hidden": info["network"]["critic_hidden"], "actor_hidden": info["network"]["actor_hidden"]}
+    own = {key: c.get(f"network.{domain}.{key}") for key in wanted}
+    own = {key: None if value is None else list(value) for key, value in own.items()}
+    critics = c.get("agent.num_critics")
+    if own != wanted or (critics is not None and critics != info["network"]["num_critics"]):
+        option = _hydra_choice(c.cfg, "network")
+        key = "agent.num_critics" if own == wanted else f"network={option}" if option else f"network.{domain}"
+        c.problems.append(
+            f"{key}: the shipped agent of task={name} (pretrained={source}) has {_sizes(wanted, info['network']['num_critics'])}; "
+            f"this run builds {_sizes(own, critics)}: use network=paper agent.num_critics={info['network']['num_critics']}, "
+            "or pretrained=none to pre-train at these sizes"
+        )
+        c.reported.add("network")
+
+
 def _check_inputs(c: _Checks) -> None:
     checkpoint, dataset = c.get("pretrained_checkpoint"), c.get("dataset_path")
     algo = c.raw("algo.name", required=False)
@@ -269,7 +314,7 @@ def _check_inputs(c: _Checks) -> None:
     if dataset is not None:
         plan = _plan(c)
         if plan is not None and not plan.needs_offline_data:
-            why = "a pretrained_checkpoint is given" if plan.from_checkpoint else "algo.pretrain=false"
+            why = {"pretrained_checkpoint": "a pretrained_checkpoint is given", "shipped": "it starts from the shipped agent (pretrained=none pre-trains)"}.get(plan.agent_source, "algo.pretrain=false")
             c.problem(
                 "dataset_path", dataset,
                 f"{algo} loads no offline data ({why}, algo.offline_ratio={c.get('algo.offline_ratio'):g}): it would be silently ignored",
@@ -319,7 +364,7 @@ def _check_run_management(c: _Checks) -> None:
             c.problem("resume", resume, f"not a run directory: it holds no {' and no '.join(missing)}")
 
 
-CHECKS = (_check_schema, _check_task, _check_network, _check_batches, _check_phases, _check_inputs, _check_device, _check_run_management)
+CHECKS = (_check_schema, _check_task, _check_network, _check_batches, _check_phases, _check_pretrained, _check_inputs, _check_device, _check_run_management)
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -337,9 +382,11 @@ def validate_config(cfg: DictConfig) -> None:
     - ``train.utd_ratio`` divides ``train.online_batch_size``; ``bc_steps <= pretrain_steps``;
       ``agent.subsample_size`` / ``cql_subsample_size <= agent.num_critics`` when drawn
       without replacement;
-    - phases (:class:`~torchrl_wsrl.conf.plan.RunPlan`): pre-training has steps unless
-      ``pretrained_checkpoint`` is given; with online steps, ``online_steps`` exceeds the warmup
+    - phases (:class:`~torchrl_wsrl.conf.plan.RunPlan`): pre-training has steps unless it
+      starts from an agent file; with online steps, ``online_steps`` exceeds the warmup
       and the online transitions the first update needs (``RunPlan.update_start``);
+    - the agent to start from: ``pretrained=shipped`` has a shipped agent for the task, and
+      a shipped agent the run's network sizes;
     - inputs: ``pretrained_checkpoint`` / ``dataset_path`` exist, and are not given where the
       algo would ignore them (no pre-training; no offline data needed);
     - hardware: ``device`` parses and is available, ``update_step.cudagraphs`` has a CUDA device,

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-__all__ = ["RunPlan"]
+from torchrl_wsrl.assets import shipped_agent_path
+
+__all__ = ["RunPlan", "PRETRAINED"]
+
+# Where the agent that the online phase fine-tunes comes from (``pretrained=``): the task's
+# shipped agent where it has one, else pre-training (``auto``); the shipped agent; pre-training.
+PRETRAINED = ("auto", "shipped", "none")
 
 
 @dataclass(frozen=True)
@@ -15,8 +21,12 @@ class RunPlan:
     """The phases of one run and the numbers they hinge on.
 
     Attributes:
-        pretrain: phase 1 runs (``algo.pretrain`` and no ``pretrained_checkpoint``).
-        from_checkpoint: the agent is restored from ``pretrained_checkpoint`` instead.
+        pretrain: phase 1 runs (``algo.pretrain`` and no agent file to start from).
+        agent_file: the agent file restored instead of pre-training: ``pretrained_checkpoint``,
+            else the task's shipped agent (``pretrained=shipped``, or ``auto`` where one is
+            shipped); ``None`` when phase 1 runs or the algo does not pre-train.
+        agent_source: ``"pretrained_checkpoint"``, ``"shipped"``, ``"pre-training"``, or
+            ``"none"`` (an algo that starts from scratch).
         online: phases 2 and 3 run (``train.online_steps > 0``).
         needs_offline_data: the run reads the offline data: to pre-train, or to mix it into the
             online batches (``algo.offline_ratio > 0``).
@@ -29,12 +39,18 @@ class RunPlan:
     """
 
     pretrain: bool
-    from_checkpoint: bool
+    agent_file: str | None
+    agent_source: str
     online: bool
     needs_offline_data: bool
     warmup_steps: int
     update_start: int
     online_loss: str
+
+    @property
+    def from_checkpoint(self) -> bool:
+        """The agent is restored from :attr:`agent_file` (phase 1 does not run)."""
+        return self.agent_file is not None
 
     @property
     def regularized_online(self) -> bool:
@@ -45,15 +61,30 @@ class RunPlan:
     def of(cls, cfg: DictConfig) -> RunPlan:
         """The plan of a valid run config (:func:`~torchrl_wsrl.validation.validate_config`)."""
         algo, train = cfg.algo, cfg.train
-        from_checkpoint = bool(algo.pretrain and cfg.pretrained_checkpoint is not None)
-        pretrain = bool(algo.pretrain and not from_checkpoint)
+        agent_file, source = _agent_file(cfg)
+        pretrain = bool(algo.pretrain and agent_file is None)
         warmup_steps = train.warmup_steps if algo.warmup else 0
         return cls(
             pretrain=pretrain,
-            from_checkpoint=from_checkpoint,
+            agent_file=agent_file,
+            agent_source=source,
             online=train.online_steps > 0,
             needs_offline_data=pretrain or algo.offline_ratio > 0,
             warmup_steps=warmup_steps,
             update_start=max(warmup_steps, math.ceil(train.online_batch_size * (1 - algo.offline_ratio))),
             online_loss=algo.online_loss,
         )
+
+
+def _agent_file(cfg: DictConfig) -> tuple[str | None, str]:
+    """The agent file a run starts from, and where it comes from (:attr:`RunPlan.agent_source`).
+    Configs written before ``pretrained`` existed pre-train (``none``)."""
+    if not cfg.algo.pretrain:
+        return None, "none"
+    if cfg.pretrained_checkpoint is not None:
+        return str(cfg.pretrained_checkpoint), "pretrained_checkpoint"
+    if cfg.get("pretrained", "none") in ("auto", "shipped"):
+        shipped = shipped_agent_path(cfg.task.name)
+        if shipped is not None:
+            return str(shipped), "shipped"
+    return None, "pre-training"

@@ -7,7 +7,7 @@ bound for counts, a range for numbers, the choices for names (each list imported
 module that defines it). :func:`field_problems` checks those, one line per field, the same way
 for a composed config and for a run's saved ``config.yaml``. The values themselves live in the
 yaml files; the schema gives a default only to keys that configs written before them lack
-(``critic.head``, ``checkpoint.*``, ``logger``, ``resume``, ``train.online_lr_actor``), the value
+(``critic.head``, ``checkpoint.*``, ``logger``, ``resume``, ``train.online_lr_actor``, ``pretrained``), the value
 such a run had.
 """
 import dataclasses
@@ -20,6 +20,7 @@ from typing import Any, Optional
 import omegaconf
 from omegaconf import MISSING, DictConfig, ListConfig, OmegaConf
 
+from torchrl_wsrl.conf.plan import PRETRAINED
 from torchrl_wsrl.domains import DOMAINS
 
 from torchrl_wsrl.metrics import LOGGERS
@@ -157,6 +158,7 @@ class RunConfig:
     seed: int = count(0)
     device: str = MISSING
     threads: Optional[int] = count()
+    pretrained: str = choice(PRETRAINED, default="none")
     pretrained_checkpoint: Optional[str] = MISSING
     dataset_path: Optional[str] = MISSING
     runs_root: str = MISSING

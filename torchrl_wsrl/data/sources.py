@@ -24,6 +24,7 @@ import h5py
 import numpy as np
 from tensordict import TensorDict
 
+from torchrl_wsrl.assets import sample_path as shipped_sample_path
 from torchrl_wsrl.data.d4rl import load_d4rl_hdf5
 from torchrl_wsrl.data.layouts import d4rl_layout, minari_layout
 from torchrl_wsrl.data.transitions import DatasetSpec
@@ -48,8 +49,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # Generator behaviours that reproduce the paper's data in kind (see torchrl_wsrl.cli.generate).
 _FAITHFUL_BEHAVIOURS = ("medium", "medium-replay", "expert", "medium-expert", "waypoint")
@@ -78,7 +77,7 @@ def minari_path(task: Task) -> Path | None:
 
 def sample_path(task: Task) -> Path:
     """The sample shipped with the package for ``task`` (few tasks have one)."""
-    return ASSETS / f"{task.name}.hdf5"
+    return shipped_sample_path(task.name)
 
 
 def sparse_failure_reward(task: Task) -> float | None:

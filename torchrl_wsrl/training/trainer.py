@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from tensordict import TensorDictBase
 
 from torchrl_wsrl.agent import Agent, build_agent, make_critic, make_policy
+from torchrl_wsrl.assets import shipped_agent_info
 from torchrl_wsrl.checkpoint import CQL_MULTIPLIER, agent_state, check_agent_state, load_checkpoint, restore, save_checkpoint
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.data.sources import dataset_score, load_task_dataset, resolve_dataset
@@ -48,6 +49,7 @@ class Summary:
     final_std: float | None = None
     data_score: float | None = None  # mean normalized score of the offline data's episodes
     online_env_steps: int | None = None  # env steps taken online (fewer than asked if train.stop_score stopped it)
+    agent: str | None = None  # where the fine-tuned agent came from (RunPlan.agent_source, and its file)
     wall_times_s: dict = field(default_factory=dict)
 
     def record(self, moment: str, evaluation: dict) -> float:
@@ -71,7 +73,8 @@ class Summary:
             )
             change = f"change, end - after pre-training   {delta:+6.1f}{verdict}\n"
         return (
-            "normalized score (mean +- std over the evaluation episodes)\n"
+            (f"agent: {self.agent}\n" if self.agent else "")
+            + "normalized score (mean +- std over the evaluation episodes)\n"
             f"of the offline data's episodes      {fmt(self.data_score)}\n"
             f"after pre-training                  {fmt(self.after_pretraining, self.after_pretraining_std)}\n"
             f"after warmup                        {fmt(self.after_warmup, self.after_warmup_std)}\n"
@@ -79,6 +82,19 @@ class Summary:
             + change
             + "".join(f"wall time {k:<25} {v:7.1f} s\n" for k, v in self.wall_times_s.items())
         )
+
+
+def _agent_origin(plan: RunPlan, task_name: str) -> str:
+    """One line naming where the run's agent comes from (the summary's first line)."""
+    if plan.agent_source == "shipped":
+        info = shipped_agent_info(task_name)
+        return (
+            f"the shipped agent of {info['task']} ({info['algorithm']}, {info['gradient_steps']:,} gradient steps, "
+            f"score {info['score']:.1f}; {plan.agent_file})"
+        )
+    return {"pretrained_checkpoint": f"the agent file {plan.agent_file}", "pre-training": "pre-trained by this run"}.get(
+        plan.agent_source, "trained from scratch (this algo does not pre-train)"
+    )
 
 
 def noise_verdict(change: float, noise: float) -> str:
@@ -122,7 +138,8 @@ class Trainer:
 
     Raises:
         ConfigError: ``cfg`` fails :func:`~torchrl_wsrl.validation.validate_config`.
-        CheckpointMismatchError: ``pretrained_checkpoint`` or the checkpoint to resume from
+        CheckpointMismatchError: the agent file to start from (``pretrained_checkpoint``, the
+            shipped agent) or the checkpoint to resume from
             does not fit this run (checked before any work).
         DivergenceError: a non-finite loss or Q, or ``|Q|`` beyond its bound (the last
             checkpoint is kept).
@@ -142,6 +159,9 @@ class Trainer:
         self.actor = make_policy(cfg, self.task).to(self.device)
         self.critic = make_critic(cfg, self.task).to(self.device)
         self.summary = Summary(**progress.get("summary", {}))
+        self.summary.agent = _agent_origin(self.plan, self.task.name)
+        if self.plan.agent_source == "shipped" and self.summary.data_score is None:
+            self.summary.data_score = shipped_agent_info(self.task.name)["data_score"]  # the data it was trained on
         start = time.perf_counter() - progress.get("elapsed_s", 0.0)
         self.offline_data, max_abs_reward = self._load_offline_data()
         self.pre_loss = self.pre_optimizers = self.pretrained = None
@@ -150,9 +170,9 @@ class Trainer:
             pre = self._agent(self.critic, regularized=True)
             self.pre_loss, self.pre_optimizers = pre.loss, pre.optimizers
             if self.plan.from_checkpoint:
-                self.pretrained = load_checkpoint(cfg.pretrained_checkpoint)
+                self.pretrained = load_checkpoint(self.plan.agent_file)
                 check_agent_state(
-                    str(cfg.pretrained_checkpoint), self.pretrained, task=self.task.name, loss=self.pre_loss,
+                    self.plan.agent_file, self.pretrained, task=self.task.name, loss=self.pre_loss,
                     optimizers=self.pre_optimizers, allow_missing=CQL_MULTIPLIER,  # any agent file, final.pt included
                 )
         if self.run_state.pending:
@@ -219,7 +239,7 @@ class Trainer:
         )
 
     def run(self) -> Summary:
-        """Pre-training (or the agent of ``pretrained_checkpoint``), then warmup and online
+        """Pre-training (or the agent of :attr:`RunPlan.agent_file`), then warmup and online
         fine-tuning, as :attr:`plan` says; writes the agent files and ``summary.json``."""
         cfg, ctx = self.cfg, self.phase_context()
         resume_phase = self.run_state.progress.get("phase")
@@ -232,7 +252,7 @@ class Trainer:
                 if not (self.run_dir / "pretrained.pt").exists():  # a resumed run may have written it
                     save_checkpoint(self.run_dir / "pretrained.pt", self.pre_loss, self.pre_optimizers, task=self.task.name)
             else:
-                restore(self.pre_loss, self.pre_optimizers, pretrained, source=str(cfg.pretrained_checkpoint))
+                restore(self.pre_loss, self.pre_optimizers, pretrained, source=self.plan.agent_file)
                 self.summary.record("after_pretraining", ctx.evaluate("pretrain", 0, 0, self.critic))
             self.summary.wall_times_s["pre-training"] = time.perf_counter() - tic
 
@@ -242,7 +262,7 @@ class Trainer:
         agent = self._agent(self.critic, regularized=self.plan.regularized_online, online=True)
         loss, optimizers = agent.loss, agent.optimizers
         if pretrained is not None and resume_phase != "online":
-            restore(loss, optimizers, pretrained, source=str(cfg.pretrained_checkpoint or "pre-training"), policy_only=not cfg.algo.init_critic)
+            restore(loss, optimizers, pretrained, source=self.plan.agent_file or "pre-training", policy_only=not cfg.algo.init_critic)
         tic = time.perf_counter()
         self.online_storage, self.summary.online_env_steps = online(ctx, loss, optimizers, self.critic)
         self.summary.wall_times_s["warmup + online"] = time.perf_counter() - tic

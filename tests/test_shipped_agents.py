@@ -1,0 +1,127 @@
+"""The trained agents shipped in the package (torchrl_wsrl/assets/<task>.agent.pt): each loads
+with weights_only=True, plays at its recorded level, restores into the run that fine-tunes it,
+and is chosen by ``pretrained=``."""
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_module
+from torchrl.envs.utils import ExplorationType, set_exploration_type
+
+from torchrl_wsrl.assets import ASSETS, shipped_agent_info, shipped_agent_path, shipped_agent_tasks
+from torchrl_wsrl.checkpoint import export_agent, load_checkpoint, load_policy
+from torchrl_wsrl.conf.plan import RunPlan
+from torchrl_wsrl.envs import episode_score, get_task, make_env
+from torchrl_wsrl.training import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = shipped_agent_tasks()
+
+
+def _compose(*overrides):
+    with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
+        return compose("config", overrides=list(overrides))
+
+
+def test_the_main_task_ships_an_agent():
+    assert "halfcheetah-medium-replay" in SHIPPED
+    assert shipped_agent_path("hopper-medium") is None or "hopper-medium" in SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_shipped_agent_loads_with_weights_only_and_plays_at_its_recorded_level(name):
+    torch.set_num_threads(1)
+    info, path = shipped_agent_info(name), shipped_agent_path(name)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    assert state["task"] == name and set(state["optimizers"]) == {"actor", "critic", "alpha"}
+    assert any(k.startswith("target_qvalue_network_params") for k in state["loss"])
+    assert "log_alpha" in state["loss"]
+    task, policy = get_task(name), load_policy(path)
+    env = make_env(task, seed=1)
+    with set_exploration_type(ExplorationType.DETERMINISTIC), torch.no_grad():
+        scores = [
+            episode_score(task, env.rollout(task.max_episode_steps, policy, break_when_any_done=True)["next", "reward"], None)
+            for _ in range(3)
+        ]
+    low, high = info["score_range"]
+    assert low <= sum(scores) / 3 <= high, (scores, info["score_range"])
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_the_provenance_describes_the_file(name):
+    info, state = shipped_agent_info(name), load_checkpoint(shipped_agent_path(name))["loss"]
+    weights = state["qvalue_network_params.net.weights.0"]  # [num_critics, in, hidden]
+    assert weights.shape[0] == info["network"]["num_critics"]
+    assert weights.shape[-1] == info["network"]["critic_hidden"][0]
+    assert info["data_score"] < info["score_range"][0] <= info["score"] <= info["score_range"][1]
+    assert {"command", "commit", "gradient_steps", "wall_time_h", "q_pred", "q_mc_return"} <= set(info)
+
+
+def test_the_shipped_file_is_the_agent_of_the_committed_run_checkpoint(tmp_path):
+    """export_agent of the pre-training run's committed checkpoint gives the shipped file, tensor
+    for tensor (docs/results/pretraining/<task>/run)."""
+    name = "halfcheetah-medium-replay"
+    info = shipped_agent_info(name)
+    run = ROOT / "docs" / "results" / "pretraining" / name / "run" / "checkpoints" / f"checkpoint-{info['gradient_steps']:012d}"
+    if not run.is_dir():
+        pytest.skip(f"{run} is not in this checkout (a later checkpoint was committed)")
+    exported = load_checkpoint(export_agent(run, tmp_path / "agent.pt"))
+    shipped = load_checkpoint(shipped_agent_path(name))
+    assert exported["task"] == shipped["task"] == name
+    assert exported["loss"].keys() == shipped["loss"].keys()
+    assert all(torch.equal(exported["loss"][k], shipped["loss"][k]) for k in shipped["loss"])
+    with pytest.raises(FileExistsError):
+        export_agent(run, tmp_path / "agent.pt")
+
+
+@pytest.mark.parametrize(
+    "overrides, source",
+    [
+        ([], "shipped"),  # the main job: the default task ships an agent
+        (["pretrained=shipped"], "shipped"),
+        (["pretrained=none"], "pre-training"),
+        (["task=hopper-medium"], "pre-training"),  # auto, where none is shipped
+        (["algo=rlpd"], "none"),
+    ],
+)
+def test_pretrained_chooses_where_the_agent_comes_from(overrides, source):
+    plan = RunPlan.of(_compose(*overrides))
+    assert plan.agent_source == source
+    assert plan.pretrain == (source == "pre-training")
+    assert (plan.agent_file == str(shipped_agent_path("halfcheetah-medium-replay"))) == (source == "shipped")
+
+
+def test_pretrained_checkpoint_overrides_pretrained(tmp_path):
+    agent = tmp_path / "final.pt"
+    agent.touch()
+    for choice in ("auto", "shipped", "none"):
+        plan = RunPlan.of(_compose(f"pretrained={choice}", f"pretrained_checkpoint={agent}"))
+        assert (plan.agent_source, plan.agent_file) == ("pretrained_checkpoint", str(agent))
+
+
+def test_the_main_job_restores_the_shipped_agent_whole(tmp_path):
+    """The default run builds its loss and checks the shipped file against it (every entry,
+    shape and Adam state) before any work; the online loss then holds its weights."""
+    torch.set_num_threads(1)
+    trainer = Trainer(_compose("update_step.compile=false", "train.eval_episodes=1"), tmp_path / "run")
+    assert trainer.plan.agent_source == "shipped" and trainer.offline_data is None
+    assert "the shipped agent of halfcheetah-medium-replay" in trainer.summary.table()
+    own, shipped = trainer.pre_loss.state_dict(), trainer.pretrained["loss"]
+    assert set(own) - set(shipped) <= {"cql_alpha", "cql_alpha_raw"}
+    json.dumps(trainer.summary.__dict__)  # summary.json stays writable
+
+
+def test_asking_for_a_shipped_agent_that_does_not_exist_is_refused():
+    from torchrl_wsrl.validation import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match="no trained agent is shipped for task=hopper-medium"):
+        validate_config(_compose("task=hopper-medium", "pretrained=shipped"))
+    with pytest.raises(ConfigError, match=r"network\S*: the shipped agent .* 128x128.* pretrained=none"):
+        validate_config(_compose("network=cpu"))
+
+
+def test_assets_are_package_data():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"torchrl_wsrl.assets" = [' in pyproject and '"*.agent.pt"' in pyproject and '"*.agent.json"' in pyproject
+    assert all((ASSETS / f"{name}.agent.json").is_file() for name in SHIPPED)
