@@ -29,6 +29,14 @@ def test_plan_starts_every_pretraining_algo_from_its_seeds_checkpoint(tmp_path):
         plan("hopper-medium", [0], ["no_such_algo"], [], tmp_path)
 
 
+def test_plan_starts_every_seed_from_the_shipped_agent_where_one_ships(tmp_path):
+    pretrain, finetune = plan("halfcheetah-medium-replay", [0, 1], ["wsrl", "wsrl_no_warmup", "rlpd"], [], tmp_path)
+    assert pretrain == []
+    assert len(finetune) == 6 and not any(o.startswith("pretrained_checkpoint=") for overrides, _ in finetune for o in overrides)
+    pretrain, _ = plan("halfcheetah-medium-replay", [0], ["wsrl"], ["pretrained=none"], tmp_path)
+    assert [run_dir for _, run_dir in pretrain] == [tmp_path / "pretrain" / "seed0"]
+
+
 def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
     out = tmp_path / "report"
     overrides = [

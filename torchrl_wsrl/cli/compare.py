@@ -1,10 +1,12 @@
-"""``wsrl-compare``: the paper's comparison in one command: pre-train once per seed, fine-tune
-every algorithm from that same checkpoint, then write the report.
+"""``wsrl-compare``: the paper's comparison in one command: pre-train once per seed (or take the
+task's shipped agent), fine-tune every algorithm from that same agent, then write the report.
 
     wsrl-compare --task hopper-medium --seeds 5 --jobs 2 \\
         --out docs/results/hopper-medium [hydra overrides, e.g. profile=compare]
 
-1. One pre-training run per seed (``train.online_steps=0``) writes ``pretrained.pt``.
+1. One pre-training run per seed (``train.online_steps=0``) writes ``pretrained.pt``; none
+   where the runs start from an agent file already: the task's shipped agent
+   (``pretrained=auto``, the default, where the package ships one) or ``pretrained_checkpoint=``.
 2. Each of ``--algos`` that pre-trains (``wsrl``, ``wsrl_no_warmup``, ``calql_online``,
    ``wsrl_policy_only``, ...) starts from its seed's ``pretrained.pt``
    (``pretrained_checkpoint=``), so the algorithms differ only in what they do online; those
@@ -35,6 +37,7 @@ from pathlib import Path
 from hydra.errors import HydraException
 
 from torchrl_wsrl.conf import compose_config
+from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.report import REPORT_FILES, write_report
 
 DEFAULT_ALGOS = ("wsrl", "wsrl_no_warmup", "calql_online", "wsrl_policy_only", "rlpd")
@@ -60,12 +63,16 @@ def plan(task: str, seeds: list[int], algos: list[str], overrides: list[str], ro
     pretrain, finetune = [], []
     for seed in seeds:
         common = [f"task={task}", f"seed={seed}", *overrides]
+        # The shipped agent (pretrained=auto|shipped) or a given pretrained_checkpoint is every
+        # seed's start; else each seed pre-trains its own.
+        given = RunPlan.of(compose_config([*common, "algo=wsrl"])).agent_file is not None
         pretrained = root / "pretrain" / f"seed{seed}"
-        pretrain.append(([*common, "algo=wsrl", "train.online_steps=0"], pretrained))
+        if not given:
+            pretrain.append(([*common, "algo=wsrl", "pretrained=none", "train.online_steps=0"], pretrained))
         for algo in algos:
             algo_cfg = compose_config([*common, f"algo={algo}"]).algo
-            start = [f"pretrained_checkpoint={pretrained / 'pretrained.pt'}"] if algo_cfg.pretrain else []
-            if algo_cfg.pretrain and algo_cfg.offline_ratio == 0:  # reads no data: no dataset_path
+            start = [f"pretrained_checkpoint={pretrained / 'pretrained.pt'}"] if algo_cfg.pretrain and not given else []
+            if algo_cfg.pretrain and algo_cfg.offline_ratio == 0 and not given:  # reads no data: no dataset_path
                 start.append("dataset_path=null")
             finetune.append(([*common, f"algo={algo}", *start], root / algo / f"seed{seed}"))
     return pretrain, finetune
