@@ -27,7 +27,7 @@ ALLOWED = {
     "torchrl_wsrl.replay": ("torchrl_wsrl.data", "torchrl_wsrl.rewards"),
     "torchrl_wsrl.update": ("torchrl_wsrl.objectives",),
     "torchrl_wsrl.evaluation": ("torchrl_wsrl.data", "torchrl_wsrl.envs", "torchrl_wsrl.modules"),
-    "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives", "torchrl_wsrl.update"),
+    "torchrl_wsrl.agent": ("torchrl_wsrl.checkpoint", "torchrl_wsrl.conf", "torchrl_wsrl.envs", "torchrl_wsrl.modules", "torchrl_wsrl.objectives", "torchrl_wsrl.update"),
     "torchrl_wsrl.validation": ("torchrl_wsrl.assets", "torchrl_wsrl.conf", "torchrl_wsrl.domains", "torchrl_wsrl.envs"),
     # The run config: its schema imports the choice lists of the modules that define them.
     "torchrl_wsrl.conf": (

@@ -96,3 +96,19 @@ def test_finetune_wsrl_restores_everything_and_takes_no_step_during_the_warmup(p
     assert all(torch.equal(after[key], value) for key, value in start.items())
     targets = [key for key in start if key.startswith("target_qvalue")]
     assert not all(torch.equal(start[key], start[key.removeprefix("target_")]) for key in targets)
+
+
+def test_wsrl_over_a_torchrl_critic_and_prioritized_replay_trains_on_hopper(tmp_path):
+    """docs/examples/wsrl_torchrl_critic.py: a ValueOperator(MLP) ensemble and a
+    TensorDictPrioritizedReplayBuffer, 100 steps after the warmup, finite losses logged."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, str(EXAMPLES / "wsrl_torchrl_critic.py"), "--steps", "150", "--warmup-steps", "50",
+        "--log-every", "50", "--batch-size", "32", "--num-critics", "3", "--hidden", "32",
+    ]
+    out = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = logged_losses(out.stdout)
+    assert sorted(rows) == [100, 150]
+    assert all(math.isfinite(row[key]) for row in rows.values() for key in LOSSES)
+    assert out.stdout.strip().endswith("done")

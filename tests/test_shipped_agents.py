@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_module
+from tensordict import TensorDict
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from torchrl_wsrl.assets import ASSETS, shipped_agent_info, shipped_agent_path, shipped_agent_tasks
@@ -125,3 +126,39 @@ def test_assets_are_package_data():
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert '"torchrl_wsrl.assets" = [' in pyproject and '"*.agent.pt"' in pyproject and '"*.agent.json"' in pyproject
     assert all((ASSETS / f"{name}.agent.json").is_file() for name in SHIPPED)
+
+
+def test_load_agent_gives_the_file_back_ready_to_train():
+    """load_agent: the actor, critics, target critics, temperature and Adam states of the file
+    in a WSRLLoss at the task's settings; one forward pass gives finite losses."""
+    from torchrl_wsrl import WSRLLoss, load_agent
+    from torchrl_wsrl.agent import agent_file_networks
+
+    torch.set_num_threads(1)
+    path = shipped_agent_path("halfcheetah-medium-replay")
+    stored = load_checkpoint(path)
+    agent = load_agent(path)
+    assert isinstance(agent.loss, WSRLLoss)
+    own = agent.loss.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in stored["loss"].items() if k in own)
+    assert set(stored["loss"]) - set(own) <= {"cql_alpha", "cql_alpha_raw"}
+    assert agent.optimizers["critic"].state_dict()["state"][0]["step"] == stored["optimizers"]["critic"]["state"][0]["step"]
+    assert agent_file_networks(stored["loss"]) == {
+        "num_critics": 10, "critic_hidden": [256, 256], "head": "per_critic", "actor_hidden": [256, 256], "state_dependent_std": True,
+    }
+    batch = TensorDict(
+        {"observation": torch.randn(16, 17), "action": torch.rand(16, 6) * 2 - 1,
+         "next": {"observation": torch.randn(16, 17), "reward": torch.randn(16, 1), "terminated": torch.zeros(16, 1, dtype=torch.bool)}},
+        [16],
+    )
+    out = agent.loss(batch)
+    assert all(torch.isfinite(out[k]).all() for k in ("loss_qvalue", "loss_actor", "loss_alpha"))
+
+
+def test_load_agent_refuses_a_file_of_no_registered_task(tmp_path):
+    from torchrl_wsrl import load_agent
+
+    path = tmp_path / "agent.pt"
+    torch.save({"loss": {}, "optimizers": {}, "task": "no-such-task"}, path)
+    with pytest.raises(ValueError, match=f"{path}: names no registered task"):
+        load_agent(path)

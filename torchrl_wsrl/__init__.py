@@ -9,7 +9,8 @@ The public names, imported on first use (``import torchrl_wsrl`` stays light)::
 - losses: :class:`CalQLLoss`, :class:`WSRLLoss` (both an :class:`EnsembleSACLoss`);
 - modules: :class:`EnsembleQCritic`, :func:`make_actor`, :class:`SamplingPolicy`;
 - tasks and envs: :func:`make_env`, :func:`get_task`, :func:`list_tasks`;
-- agents: :func:`load_policy` (a trained actor from an agent file);
+- agents: :func:`load_policy` (a trained actor from an agent file), :func:`load_agent` (the
+  actor, critics, WSRL loss and optimizers of an agent file, to go on training);
 - runs: :class:`Trainer`.
 """
 from __future__ import annotations
@@ -33,6 +34,7 @@ _EXPORTS = {
     "list_tasks": "torchrl_wsrl.envs",
     "make_env": "torchrl_wsrl.envs",
     "load_policy": "torchrl_wsrl.checkpoint",
+    "load_agent": "torchrl_wsrl.agent",
     "Trainer": "torchrl_wsrl.training",
 }
 

@@ -1,5 +1,6 @@
 """Build the actor, the critic ensemble, the losses and their optimizers from the run config
-(the files they are saved in: :mod:`torchrl_wsrl.checkpoint`)."""
+(the files they are saved in: :mod:`torchrl_wsrl.checkpoint`), or from an agent file
+(:func:`load_agent`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from torchrl_wsrl.envs import Task
+from torchrl_wsrl.checkpoint import ACTOR_STATE_PREFIX, CQL_MULTIPLIER, check_agent_state, load_checkpoint, restore
+from torchrl_wsrl.envs import Task, get_task
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, EnsembleSACLoss, WSRLLoss
 from torchrl_wsrl.update import make_optimizers
@@ -122,3 +124,66 @@ def make_optimizers_for(cfg: DictConfig, loss: EnsembleSACLoss, *, online: bool 
         loss, lr_actor=t.online_lr_actor if online else t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic,
         lr_alpha=t.lr_alpha, lr_cql_alpha=t.lr_cql_alpha, capturable=cfg.update_step.cudagraphs,
     )
+
+
+_CRITIC_PREFIX = "qvalue_network_params.net."
+
+
+def agent_file_networks(state: dict[str, torch.Tensor]) -> dict:
+    """The network settings an agent file's loss state was built with, read off its weights:
+    ``num_critics``, ``critic_hidden`` (widths), ``head`` (``per_critic`` | ``shared``),
+    ``actor_hidden`` and ``state_dependent_std``.
+
+    Raises:
+        ValueError: the state holds no critic ensemble or no actor.
+    """
+    biases = sorted(
+        (int(key.rsplit(".", 1)[1]), value) for key, value in state.items() if key.startswith(_CRITIC_PREFIX + "biases.")
+    )
+    actor = {k.removeprefix(ACTOR_STATE_PREFIX): v for k, v in state.items() if k.startswith(ACTOR_STATE_PREFIX)}
+    trunk = sorted(
+        (int(key.split(".")[1]), value) for key, value in actor.items() if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
+    )
+    if not biases or not trunk:
+        raise ValueError("no critic ensemble (qvalue_network_params.net.biases.<i>) or no actor weights in the loss state")
+    return {
+        "num_critics": biases[0][1].shape[0],
+        "critic_hidden": [bias.shape[-1] for _, bias in biases],
+        "head": "shared" if state[_CRITIC_PREFIX + "head_weight"].shape[0] == 1 < biases[0][1].shape[0] else "per_critic",
+        "actor_hidden": [weight.shape[0] for _, weight in trunk[:-1]],
+        "state_dependent_std": "log_std" not in actor,
+    }
+
+
+def load_agent(path, *, overrides: tuple[str, ...] = (), device="cpu") -> Agent:
+    """The agent of any agent file of this package (``pretrained.pt``, ``final.pt``, a shipped
+    ``<task>.agent.pt``), ready to go on training online: its actor, its critic ensemble, a
+    :class:`~torchrl_wsrl.objectives.WSRLLoss` holding the file's critics, target critics and
+    temperature, and the Adam optimizers holding its moments and step counts. The loss and the
+    learning rates are the task's in the run config (``wsrl-train task=<task>``), with
+    ``overrides`` (hydra ``key=value`` strings) on top; the network sizes are the file's.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointMismatchError: unreadable, holding anything but tensors, or not fitting the
+            loss (names the file and the first mismatch).
+        ValueError: the file names no registered task, or holds no critics or actor.
+    """
+    from torchrl_wsrl.conf import compose_config  # the run config: the task's loss settings
+
+    checkpoint = load_checkpoint(path)
+    try:
+        task = get_task(checkpoint.get("task"))
+    except (KeyError, TypeError):
+        raise ValueError(f"{path}: names no registered task (task={checkpoint.get('task')!r}); not an agent file of this package") from None
+    net = agent_file_networks(checkpoint["loss"])
+    cfg = compose_config([
+        f"task={task.name}", "pretrained=none", f"agent.num_critics={net['num_critics']}", f"critic.head={net['head']}",
+        f"network.{task.domain}.critic_hidden={net['critic_hidden']}", f"network.{task.domain}.actor_hidden={net['actor_hidden']}",
+        f"task.state_dependent_std={str(net['state_dependent_std']).lower()}", *overrides,
+    ])
+    agent = build_agent(cfg, task, regularized=False, online=True, device=device)
+    online_state = {**checkpoint, "loss": {k: v for k, v in checkpoint["loss"].items() if k not in CQL_MULTIPLIER}}
+    check_agent_state(str(path), online_state, task=task.name, loss=agent.loss, optimizers=agent.optimizers)
+    restore(agent.loss, agent.optimizers, online_state, source=str(path))
+    return agent

@@ -20,7 +20,10 @@ LOSSES = {
     "cql": (CalQLLoss, {"num_cql_actions": 3, "calibrate": False}),
 }
 # Every accepted key renamed, one of them to a nested key.
-RENAMES = {"observation": ("agent", "obs"), "action": "act", "reward": "r", "terminated": "term", "mc_return": "mc"}
+RENAMES = {
+    "observation": ("agent", "obs"), "action": "act", "reward": "r", "terminated": "term", "mc_return": "mc",
+    "done": "d", "priority": ("prio", "td"), "priority_weight": "w",
+}
 
 
 class GoalConditioned(nn.Module):
@@ -107,7 +110,7 @@ def test_the_actor_reads_the_observation_under_its_own_key(batch):
 
 @pytest.mark.parametrize(
     "loss_cls,key",
-    [(WSRLLoss, "done"), (WSRLLoss, "state_action_value"), (WSRLLoss, "mc_return"), (CalQLLoss, "done"), (CalQLLoss, "obs")],
+    [(WSRLLoss, "truncated"), (WSRLLoss, "state_action_value"), (WSRLLoss, "mc_return"), (CalQLLoss, "truncated"), (CalQLLoss, "obs")],
 )
 def test_an_unknown_key_raises(loss_cls, key):
     name = "wsrl" if loss_cls is WSRLLoss else "calql"

@@ -8,6 +8,7 @@ import torch
 from tensordict.nn import TensorDictModule, TensorDictModuleBase
 from torch import nn
 from torchrl.envs.utils import ExplorationType, exploration_type
+from torchrl.data import Bounded
 from torchrl.modules import ProbabilisticActor, TanhNormal
 from torchrl.modules.distributions.utils import safetanh_noeps
 
@@ -79,7 +80,9 @@ def make_actor(
 
     Reads ``observation`` ``[*B, obs_dim]``, writes ``loc``, ``scale`` and ``action``
     ``[*B, action_dim]``. Under ``ExplorationType.RANDOM`` it samples; under
-    ``DETERMINISTIC`` it returns ``tanh(loc)`` (evaluation).
+    ``DETERMINISTIC`` it returns ``tanh(loc)`` (evaluation). Its ``spec["action"]`` is the
+    action space, ``Bounded(-1, 1, (action_dim,))`` (the task envs' own, which TorchRL's losses
+    read for the target entropy).
     """
     params = GaussianParams(
         observation_dim,
@@ -93,6 +96,7 @@ def make_actor(
         TensorDictModule(params, in_keys=[observation_key], out_keys=["loc", "scale"]),
         in_keys=["loc", "scale"],
         out_keys=[action_key],
+        spec=Bounded(-1.0, 1.0, (action_dim,)),
         distribution_class=TanhNormal,
         distribution_kwargs={"low": -1.0, "high": 1.0},
     )

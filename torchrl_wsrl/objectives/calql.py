@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 from tensordict import TensorDict, TensorDictBase, unravel_key
-from tensordict.nn import TensorDictModule
+from tensordict.nn import TensorDictModule, TensorDictModuleBase
 from tensordict.utils import NestedKey
 from torch import nn
 from torch.nn import functional as F
@@ -87,9 +87,8 @@ class CalQLLoss(EnsembleSACLoss):
     def __init__(
         self,
         actor_network: TensorDictModule,
-        qvalue_network: EnsembleQCritic,
+        qvalue_network: EnsembleQCritic | TensorDictModuleBase,
         *,
-        action_dim: int,
         cql_alpha: float = 5.0,
         cql_lagrange: bool = False,
         cql_target_gap: float = 0.8,
@@ -101,7 +100,7 @@ class CalQLLoss(EnsembleSACLoss):
         cql_subsample_size: int | None = 2,
         **kwargs,
     ):
-        super().__init__(actor_network, qvalue_network, action_dim=action_dim, **kwargs)
+        super().__init__(actor_network, qvalue_network, **kwargs)
         if cql_subsample_size is not None:  # validated once, at construction
             draw_critic_subset(self.num_critics, cql_subsample_size, replace=self.subsample_replace, device="cpu")
         self.cql_subsample_size = cql_subsample_size
@@ -149,25 +148,27 @@ class CalQLLoss(EnsembleSACLoss):
             return None
         return draw_critic_subset(self.num_critics, self.cql_subsample_size, replace=self.subsample_replace, device=device)
 
-    def critic_loss(self, tensordict: TensorDictBase) -> TensorDict:
-        """The TD loss plus ``w`` times the CQL regulariser (:meth:`EnsembleSACLoss.critic_loss`'s
-        entries, ``loss_qvalue`` regularised), and ``cql_alpha`` (w), ``cql_penalty`` (the
-        regulariser) and, with the Lagrange variant, ``loss_cql_alpha``: scalars."""
-        observation = tensordict.get(self.tensor_keys.observation)
-        next_observation = tensordict.get(next_key(self.tensor_keys.observation))
+    def _critic_terms(self, tensordict: TensorDictBase) -> tuple[TensorDict, torch.Tensor]:
+        """:meth:`critic_loss`: the TD loss plus ``w`` times the CQL regulariser
+        (:meth:`EnsembleSACLoss.critic_loss`'s entries, ``loss_qvalue`` regularised; with
+        ``reduction="none"`` the batch's regulariser is added to each sample), and ``cql_alpha``
+        (w), ``cql_penalty`` (the regulariser) and, with the Lagrange variant,
+        ``loss_cql_alpha``: scalars; and the per-sample TD error ``[B]``."""
+        observation = self._entry(tensordict, self.tensor_keys.observation, "observation")
+        next_observation = self._entry(tensordict, next_key(self.tensor_keys.observation), "observation")
         n = self.num_cql_actions
         # The proposals only probe the critics: no gradient reaches the actor through them.
         with torch.no_grad():
             policy_action, policy_log_prob = self._sample(observation, n)
             next_action, next_log_prob = self._sample(next_observation, n)
         random_action = torch.rand_like(policy_action) * 2 - 1
-        q_data = self.qvalue_network.q_values(observation, tensordict.get(self.tensor_keys.action))  # [E, B, 1]
+        q_data = self._q(observation, self._entry(tensordict, self.tensor_keys.action, "action"))  # [E, B, 1]
         critics = self._cql_critics(observation.device)  # [S] drawn, or None: all E
         proposals = torch.cat([random_action, policy_action, next_action], dim=0)  # [3n, B, A]
-        q = self.qvalue_network.q_values(observation.expand(proposals.shape[0], *observation.shape), proposals, critics)
+        q = self._q(observation.expand(proposals.shape[0], *observation.shape), proposals, critics)
         q_random, q_policy, q_next_policy = q.squeeze(-1).split(n, dim=1)  # [S, n, B] each
         if self.calibrate:
-            mc_return = tensordict.get(self.tensor_keys.mc_return)
+            mc_return = self._entry(tensordict, self.tensor_keys.mc_return, "mc_return")
             q_policy, q_next_policy = calibrate(q_policy, mc_return), calibrate(q_next_policy, mc_return)
         penalty = cql_penalty(
             q_data if critics is None else q_data.index_select(0, critics),
@@ -181,11 +182,11 @@ class CalQLLoss(EnsembleSACLoss):
             temperature=self.cql_temperature,
         ).mean()
         weight = self.cql_weight()
-        out = self._td_loss(q_data, self.td_target(tensordict))
+        out, td_error = self._td_loss(q_data, self.td_target(tensordict), tensordict)
         if self.cql_lagrange:
             out["loss_cql_alpha"] = -(weight * (penalty.detach() - self.cql_target_gap))
         weight = weight.detach()
         out["loss_qvalue"] = out["loss_qvalue"] + weight * penalty
         out["cql_alpha"] = weight
         out["cql_penalty"] = penalty.detach()
-        return out
+        return out, td_error

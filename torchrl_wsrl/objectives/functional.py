@@ -107,3 +107,22 @@ def cql_penalty(
         correction = math.log(ood.shape[1])
     lse = temperature * (torch.logsumexp(ood / temperature, dim=1) - correction)
     return (lse - q_data.squeeze(-1)).mean(dim=-1)
+
+
+def reduce_loss(per_sample: torch.Tensor, reduction: str, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Reduce per-sample losses ``[B]`` over the batch as TorchRL's losses do: ``"mean"``
+    (weighted: ``sum(l w) / sum(w)``), ``"sum"`` (``sum(l w)``) or ``"none"`` (``l w``, ``[B]``);
+    ``weights`` ``[B]`` are a prioritized replay buffer's importance weights (``None``: 1).
+
+    Raises:
+        ValueError: an unknown ``reduction``.
+    """
+    if weights is not None:
+        weights = weights.reshape(per_sample.shape).to(per_sample.dtype)
+    if reduction == "none":
+        return per_sample if weights is None else per_sample * weights
+    if reduction == "sum":
+        return per_sample.sum() if weights is None else (per_sample * weights).sum()
+    if reduction == "mean":
+        return per_sample.mean() if weights is None else (per_sample * weights).sum() / weights.sum()
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
