@@ -66,7 +66,7 @@ def _tiny_hopper_dataset(path, num_rows=300, episode_length=50):
 def test_rlpd_runs_end_to_end(tmp_path):
     """No pre-training, uniform-random warmup, offline data mixed into every online batch."""
     cfg = _compose(
-        "algo=rlpd", "profile=smoke", f"dataset_path={_tiny_hopper_dataset(tmp_path / 'hopper.hdf5')}",
+        "algo=rlpd", "profile=smoke", "task=hopper-medium", f"dataset_path={_tiny_hopper_dataset(tmp_path / 'hopper.hdf5')}",
         "train.pretrain_steps=20", "train.online_steps=60", "train.warmup_steps=20", "train.eval_every=30",
         "train.online_batch_size=32", "train.eval_episodes=1", "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]", "agent.num_critics=4",
         f"runs_root={tmp_path}",

@@ -28,7 +28,7 @@ def test_short_pretraining_beats_random_actions(tmp_path):
     pinned and the length leaves a margin for changes in the order of random draws."""
     with initialize_config_module("torchrl_wsrl.conf", version_base="1.3"):
         cfg = compose("config", overrides=[
-            "profile=smoke", "train.pretrain_steps=2500", "train.bc_steps=2500", "train.pretrain_eval_every=2500",
+            "profile=smoke", "task=hopper-medium", "train.pretrain_steps=2500", "train.bc_steps=2500", "train.pretrain_eval_every=2500",
             "train.online_steps=0", "train.eval_episodes=3", "train.batch_size=128", "train.lr_actor=1e-3",
             "network.locomotion.actor_hidden=[64,64]", "task.cql.num_actions=2",
             f"dataset_path={sample_path(TASK)}", "seed=0",

@@ -267,3 +267,46 @@ def test_an_interval_from_fewer_than_three_seeds_is_marked(tmp_path):
     write_run(tmp_path / "seed2", algo="wsrl", seed=2, rows=PRETRAINED_ROWS, online_steps=600)
     table = dip_table(group_runs(find_runs([tmp_path])))
     assert "†" not in table
+
+
+def test_iqm_is_the_mean_of_the_middle_half_by_hand():
+    from torchrl_wsrl.report import iqm
+
+    assert iqm([1.0, 2.0, 3.0, 4.0, 100.0, -50.0, 5.0, 6.0]) == pytest.approx(np.mean([2.0, 3.0, 4.0, 5.0]))
+    assert iqm([7.0]) == 7.0
+
+
+def test_the_stratified_bootstrap_redraws_within_each_task():
+    """Two tasks on very different scales: every resample keeps two runs of each task, so the
+    pooled mean never leaves the band that mixing within tasks allows; the interval is seeded."""
+    from torchrl_wsrl.report import stratified_bootstrap_ci
+
+    low_task, high_task = np.array([0.0, 2.0]), np.array([100.0, 102.0])
+    low, high = stratified_bootstrap_ci([low_task, high_task], np.mean)
+    assert 50.0 <= low <= high <= 52.0  # an unstratified resample could reach 0 or 102
+    assert stratified_bootstrap_ci([low_task, high_task], np.mean) == (low, high)
+    assert all(math.isnan(v) for v in stratified_bootstrap_ci([np.array([3.0])], np.mean))
+
+
+def test_the_performance_profile_is_the_fraction_of_runs_above_each_threshold():
+    from torchrl_wsrl.report import performance_profile
+
+    np.testing.assert_allclose(performance_profile([10.0, 20.0, 30.0, 40.0], [0.0, 15.0, 35.0, 40.0]), [1.0, 0.75, 0.25, 0.0])
+
+
+def test_a_two_setting_two_seed_sweep_reports_one_iqm_row_per_setting(tmp_path):
+    for head in ("per_critic", "shared"):
+        for seed in (0, 1):
+            run = write_run(tmp_path / "runs" / f"{head}{seed}", algo="wsrl", seed=seed, rows=PRETRAINED_ROWS)
+            (run / "config.yaml").write_text((run / "config.yaml").read_text() + f"critic:\n  head: {head}\n")
+    paths = write_report([tmp_path / "runs"], tmp_path / "report")
+    assert paths["performance_profile.png"].is_file()
+    text = paths["scores.md"].read_text()
+    section = text.split("interquartile mean")[1].split("The dip")[0]
+    iqm_rows = [line for line in section.splitlines() if line.startswith("| wsrl")]
+    # final scores 50 (seed 0) and 60 (seed 1): IQM of two values is their mean; 2 seeds: marked
+    assert iqm_rows == [
+        "| wsrl critic.head=per_critic | 2 | 55.0 [50.0, 60.0]† | 55.0 |",
+        "| wsrl critic.head=shared | 2 | 55.0 [50.0, 60.0]† | 55.0 |",
+    ]
+    assert "† from fewer than 3 runs per task" in text

@@ -14,7 +14,7 @@ from torchrl.checkpoint import Checkpoint
 
 PRETRAIN_STEPS = 120
 RUN = [
-    "profile=smoke", "threads=1", f"train.pretrain_steps={PRETRAIN_STEPS}", "train.bc_steps=60",
+    "profile=smoke", "task=hopper-medium", "threads=1", f"train.pretrain_steps={PRETRAIN_STEPS}", "train.bc_steps=60",
     "train.pretrain_eval_every=40", "checkpoint.pretrain_every=30", "train.online_steps=400",
     "train.warmup_steps=100", "train.eval_every=100", "checkpoint.online_every=60", "logger=csv",
 ]

@@ -24,7 +24,7 @@ SHORT = (
 def test_a_submitit_sweep_runs_each_job_into_its_own_directory(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "torchrl_wsrl.train", "-m", "hydra/launcher=submitit_local",
-               "profile=smoke", "seed=0,1", "threads=1", f"runs_root={tmp_path}", *SHORT]
+               "profile=smoke", "task=hopper-medium", "seed=0,1", "threads=1", f"runs_root={tmp_path}", *SHORT]
     out = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr
     [sweep] = (tmp_path / "multirun").iterdir()

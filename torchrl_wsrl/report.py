@@ -16,8 +16,15 @@ arguments' common folder):
 - ``q_diagnostics.png``: per algorithm, predicted Q against the MC return on the evaluation
   episodes, and mean Q on online against offline transitions: the warmup is there to keep Q
   from diverging at the switch to online training (WSRL doc, "The idea in one paragraph").
-- ``scores.md``: the score table (:func:`score_table`, mean ± s.e.) and the dip after the
-  first updates (:func:`dip_table`, mean and 95% bootstrap CI).
+- ``scores.md``: the score table (:func:`score_table`, mean ± s.e.), the final score's
+  interquartile mean with its 95% stratified bootstrap interval (:func:`iqm_table`) and the dip
+  after the first updates (:func:`dip_table`, mean and 95% bootstrap CI).
+- ``performance_profile.png``: the fraction of runs above each final score, per group, with its
+  stratified bootstrap band (:func:`plot_performance_profiles`).
+
+The IQM, the stratified bootstrap and the performance profiles follow rliable (Agarwal et al.,
+NeurIPS 2021), computed here with numpy / scipy: rliable itself does not import next to
+pandas 3 (its ``arch`` dependency fails at import, arch 7.2.0 with pandas 3.1.1).
 
 The online timeline starts at env step 0 with the last pre-training evaluation, so "env step 0"
 is the end of pre-training; the warmup, if any, covers env steps ``(0, warmup_steps]``.
@@ -50,7 +57,7 @@ DIP_FRACTION = 0.2  # the dip: min score over the first 20% of the online update
 PER_RUN_KEYS = ("seed", "runs_root", "pretrained_checkpoint")  # compare: one pre-trained file per seed
 # ... and entries of where or how a run ran, not of what it tried: never a swept setting.
 NOT_SETTINGS = (*PER_RUN_KEYS, "threads", "device", "logger", "resume")
-REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png")
+REPORT_FILES = ("scores.md", "score_curves.png", "q_diagnostics.png", "performance_profile.png")
 MIN_SEEDS = 3  # fewer seeds than this: an interval is marked as saying little
 
 
@@ -323,6 +330,93 @@ def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> s
     return "\n".join(lines) + "\n"
 
 
+def iqm(values) -> float:
+    """Interquartile mean: the mean of the middle 50% of ``values`` (25% trimmed from each end,
+    ``scipy.stats.trim_mean``), rliable's robust aggregate (Agarwal et al., NeurIPS 2021)."""
+    return float(scipy.stats.trim_mean(np.asarray(values, dtype=float), 0.25))
+
+
+def stratified_bootstrap_ci(
+    scores_by_task: list[np.ndarray], statistic, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile interval of ``statistic(pooled scores)`` under the stratified bootstrap of
+    Agarwal et al. (2021): each resample redraws the runs of every task among that task's runs
+    (with replacement), then pools them. ``scores_by_task``: one array ``[runs]`` per task.
+    ``(nan, nan)`` for fewer than 2 runs in every task. Seeded."""
+    strata = [np.asarray(x, dtype=float) for x in scores_by_task if len(x)]
+    if not strata or max(x.size for x in strata) < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    stats = np.array([
+        statistic(np.concatenate([x[rng.integers(x.size, size=x.size)] for x in strata])) for _ in range(n_resamples)
+    ])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(stats, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _final_by_task(runs: list[Run]) -> list[np.ndarray]:
+    tasks = sorted({r.task for r in runs})
+    return [np.array([r.final for r in runs if r.task == t and r.final is not None and not math.isnan(r.final)]) for t in tasks]
+
+
+def iqm_table(groups: dict[str, list[Run]]) -> str:
+    """Markdown table of each group's final score: the interquartile mean over its runs (all
+    tasks pooled) with its 95% stratified bootstrap interval, beside the mean. An interval
+    from fewer than ``MIN_SEEDS`` runs per task is marked ``†``."""
+    lines = ["| group | n | final IQM [95% stratified bootstrap CI] | final mean |", "|---|---|---|---|"]
+    few = False
+    for label, runs in groups.items():
+        by_task = _final_by_task(runs)
+        pooled = np.concatenate(by_task)
+        if pooled.size == 0:
+            lines.append(f"| {label} | 0 | n/a | n/a |")
+            continue
+        lo, hi = stratified_bootstrap_ci(by_task, iqm)
+        mark = "†" if min(x.size for x in by_task) < MIN_SEEDS else ""
+        few = few or bool(mark)
+        interval = "" if math.isnan(lo) else f" [{lo:.1f}, {hi:.1f}]"
+        lines.append(f"| {label} | {pooled.size} | {iqm(pooled):.1f}{interval}{mark} | {pooled.mean():.1f} |")
+    if few:
+        lines += ["", f"† from fewer than {MIN_SEEDS} runs per task: the interval says little."]
+    return "\n".join(lines) + "\n"
+
+
+def performance_profile(final_scores: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """The fraction of runs whose final score exceeds each threshold ``[T]`` (rliable's
+    score distribution, Agarwal et al. 2021, Sec. 4.1)."""
+    return (np.asarray(final_scores, dtype=float)[:, None] > np.asarray(thresholds)[None, :]).mean(0)
+
+
+def plot_performance_profiles(groups: dict[str, list[Run]], path: Path, *, title: str) -> Path:
+    """``performance_profile.png``: per group, the fraction of runs above each normalized
+    score, with its 95% stratified bootstrap band."""
+    finals = {label: _final_by_task(runs) for label, runs in groups.items()}
+    values = np.concatenate([np.concatenate(v) for v in finals.values()] or [np.zeros(0)])
+    if values.size == 0:
+        values = np.zeros(1)
+    thresholds = np.linspace(values.min() - 1, values.max() + 1, 101)
+    colors = _colors(groups)
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for label, by_task in finals.items():
+        pooled = np.concatenate(by_task)
+        if pooled.size == 0:
+            continue
+        ax.plot(thresholds, performance_profile(pooled, thresholds), color=colors[label], label=f"{label} (n={pooled.size})")
+        if pooled.size > 1:
+            bands = [stratified_bootstrap_ci(by_task, lambda x, t=t: float((x > t).mean()), n_resamples=500) for t in thresholds]
+            ax.fill_between(thresholds, [b[0] for b in bands], [b[1] for b in bands], color=colors[label], alpha=0.2)
+    ax.set_xlabel("normalized score at the end (tau)")
+    ax.set_ylabel("fraction of runs with score > tau")
+    ax.set_title(f"performance profile: {title}")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def aggregate(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(env_steps, mean, se)`` of ``column`` over ``runs``, at every env step where at least
     one run measured it, each ``[T]`` (s.e. NaN where only one run did)."""
@@ -455,6 +549,8 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
         "pre-training). Final: each run's last evaluation. Wall time: from the start of the run to "
         "its last evaluation.\n\n"
         + score_table(groups, steps)
+        + "\nThe final score, robustly (the interquartile mean over runs, tasks stratified; Agarwal et al. 2021):\n\n"
+        + iqm_table(groups)
         + "\nThe dip after the first updates (cells: mean [95% bootstrap CI] over seeds):\n\n"
         + dip_table(groups)
         + "\nRuns (relative to this file):\n" + "".join(f"- {os.path.relpath(r.path, out.resolve())}\n" for r in runs)
@@ -466,4 +562,5 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
     warmups = {label: max(r.warmup_steps for r in members) for label, members in groups.items()}
     plot_scores(curves, warmups, targets["score_curves.png"], title=", ".join(tasks))
     plot_q_diagnostics(curves, warmups, targets["q_diagnostics.png"], title=", ".join(tasks))
+    plot_performance_profiles(groups, targets["performance_profile.png"], title=", ".join(tasks))
     return targets

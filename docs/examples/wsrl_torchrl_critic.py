@@ -4,7 +4,10 @@ Nothing of this package but its public names (``torchrl_wsrl.WSRLLoss``, ``make_
 ``make_env``); the rest is TorchRL: a ``ValueOperator(MLP)`` Q-value module that the loss turns
 into a 10-critic ensemble (parameters stacked, called under ``torch.vmap``, as ``REDQLoss``
 does), a ``TensorDictPrioritizedReplayBuffer`` fed with the TD errors the loss writes, a
-``Collector`` and ``SoftUpdate``. Each env step after ``--warmup-steps`` random ones is followed
+``Collector`` and ``SoftUpdate``. Where TorchRL's C++ extension does not load against the
+installed torch (torchrl 0.14.1 with torch 2.13.0: its segment trees are missing, pytorch/rl
+issue 3508), the prioritized buffer cannot be built; the script says so and samples uniformly
+from a ``TensorDictReplayBuffer`` (``update_tensordict_priority`` is then a no-op). Each env step after ``--warmup-steps`` random ones is followed
 by ``--utd-ratio`` critic steps and one actor and temperature step.
 
     python docs/examples/wsrl_torchrl_critic.py --steps 5000
@@ -14,7 +17,7 @@ import argparse
 import torch
 from torch import nn
 from torchrl.collectors import Collector
-from torchrl.data import LazyTensorStorage, TensorDictPrioritizedReplayBuffer
+from torchrl.data import LazyTensorStorage, TensorDictPrioritizedReplayBuffer, TensorDictReplayBuffer
 from torchrl.modules import MLP, ValueOperator
 from torchrl.objectives import SoftUpdate
 
@@ -47,9 +50,14 @@ critic_optimizer = torch.optim.Adam(groups["critic"], lr=3e-4)
 actor_optimizer = torch.optim.Adam(groups["actor"] + groups["alpha"], lr=1e-4)
 target_update = SoftUpdate(loss, tau=0.005)
 
-buffer = TensorDictPrioritizedReplayBuffer(
-    alpha=0.6, beta=0.4, storage=LazyTensorStorage(args.steps), batch_size=args.batch_size, priority_key="td_error"
-)
+try:
+    buffer = TensorDictPrioritizedReplayBuffer(
+        alpha=0.6, beta=0.4, storage=LazyTensorStorage(args.steps), batch_size=args.batch_size, priority_key="td_error"
+    )
+    print("replay: prioritized (TensorDictPrioritizedReplayBuffer)")
+except RuntimeError as err:  # TorchRL's C++ segment trees do not load against this torch build (pytorch/rl#3508)
+    buffer = TensorDictReplayBuffer(storage=LazyTensorStorage(args.steps), batch_size=args.batch_size, priority_key="td_error")
+    print(f"replay: uniform, TorchRL's prioritized sampler is unavailable here ({err})")
 collector = Collector(env, actor, frames_per_batch=1, total_frames=args.steps, init_random_frames=args.warmup_steps)
 for env_step, data in enumerate(collector, start=1):
     buffer.extend(data.reshape(-1))
