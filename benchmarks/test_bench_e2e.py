@@ -31,10 +31,14 @@ from torchrl_wsrl.training import Hooks, Trainer, online, pretrain
 ONLINE_STEPS = 40 if QUICK else 300  # env steps timed after the warmup
 HOST_STEPS = 40 if QUICK else 3000  # ... without the update (tiny networks)
 PRETRAIN_STEPS = 5 if QUICK else 100
+# hopper-medium, each run training its own agent, eager fp32 unless HOT_PATHS says otherwise:
+# the configuration of the figures in RESULTS.md.
+BASE = ["task=hopper-medium", "pretrained=none", "update_step.compile=false", "critic.precision=fp32"]
 SIZES = {
-    "paper": ["profile=paper"],
-    "cpu": ["profile=default"],
-    "tiny": ["profile=default", "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]"],
+    "paper": ["profile=paper", *BASE],
+    # the CPU-scale profile of the RESULTS.md figures: 128x128, online batch 256, 4 CQL proposals
+    "cpu": ["profile=default", "network=cpu", "train.online_batch_size=256", "task.cql.num_actions=4", *BASE],
+    "tiny": ["profile=default", *BASE, "network.locomotion.critic_hidden=[16,16]", "network.locomotion.actor_hidden=[16,16]"],
 }
 if QUICK:
     SIZES = {name: SIZES["tiny"] for name in SIZES}
