@@ -162,3 +162,15 @@ def test_load_agent_refuses_a_file_of_no_registered_task(tmp_path):
     torch.save({"loss": {}, "optimizers": {}, "task": "no-such-task"}, path)
     with pytest.raises(ValueError, match=f"{path}: names no registered task"):
         load_agent(path)
+
+
+def test_a_config_saved_before_pretrained_existed_pre_trains():
+    """A run's config.yaml of an earlier version has no ``pretrained``: it pre-trained then,
+    and resuming it must not switch it to the shipped agent."""
+    from omegaconf import OmegaConf, open_dict
+
+    cfg = _compose()
+    with open_dict(cfg):
+        del cfg["pretrained"]
+    plan = RunPlan.of(OmegaConf.create(OmegaConf.to_container(cfg)))
+    assert plan.agent_source == "pre-training" and plan.pretrain

@@ -409,6 +409,11 @@ def plot_performance_profiles(groups: dict[str, list[Run]], path: Path, *, title
     ax.set_xlabel("normalized score at the end (tau)")
     ax.set_ylabel("fraction of runs with score > tau")
     ax.set_title(f"performance profile: {title}")
+    return _save(fig, ax, path)
+
+
+def _save(fig, ax, path: Path) -> Path:
+    """Legend, grid, tight layout, written to ``path`` and closed."""
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
@@ -485,12 +490,7 @@ def plot_scores(curves: Curves, warmups: dict[str, int], path: Path, *, title: s
         if warmups[label]:
             ax.axvline(warmups[label], color=colors[label], linestyle=":", linewidth=1.5)
     ax.set(title=f"{title}: online fine-tuning (dotted: end of warmup)", xlabel="online env steps (0 = end of pre-training)", ylabel="normalized score (mean, 95% bootstrap CI over seeds)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path)
 
 
 def plot_q_diagnostics(curves: Curves, warmups: dict[str, int], path: Path, *, title: str) -> Path:
