@@ -86,3 +86,17 @@ def test_cql_penalty_is_per_critic_and_averages_the_batch():
             vals = torch.cat([q[0][e, :, b] - uniform_log_density(3), q[1][e, :, b] - lp[0][:, b], q[2][e, :, b] - lp[1][:, b]])
             per_b.append(2.0 * torch.logsumexp(vals / 2.0, 0) - q_data[e, b, 0])
         assert out[e].item() == pytest.approx(torch.stack(per_b).mean().item(), rel=1e-5)
+
+
+def test_reduce_loss_by_hand():
+    from torchrl_wsrl.objectives.functional import reduce_loss
+
+    loss, weights = torch.tensor([1.0, 2.0, 3.0, 6.0]), torch.tensor([1.0, 1.0, 2.0, 0.0])
+    assert reduce_loss(loss, "mean").item() == 3.0
+    assert reduce_loss(loss, "sum").item() == 12.0
+    assert torch.equal(reduce_loss(loss, "none"), loss)
+    assert reduce_loss(loss, "mean", weights).item() == (1 + 2 + 6) / 4  # sum(l w) / sum(w)
+    assert reduce_loss(loss, "sum", weights).item() == 9.0
+    assert torch.equal(reduce_loss(loss, "none", weights), torch.tensor([1.0, 2.0, 6.0, 0.0]))
+    with pytest.raises(ValueError, match="reduction must be"):
+        reduce_loss(loss, "max")
