@@ -132,7 +132,7 @@ def test_load_agent_gives_the_file_back_ready_to_train():
     """load_agent: the actor, critics, target critics, temperature and Adam states of the file
     in a WSRLLoss at the task's settings; one forward pass gives finite losses."""
     from torchrl_wsrl import WSRLLoss, load_agent
-    from torchrl_wsrl.agent import agent_file_networks
+    from torchrl_wsrl.checkpoint import agent_file_networks
 
     torch.set_num_threads(1)
     path = shipped_agent_path("halfcheetah-medium-replay")

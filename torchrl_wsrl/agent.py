@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 from omegaconf import DictConfig
 
-from torchrl_wsrl.checkpoint import ACTOR_STATE_PREFIX, CQL_MULTIPLIER, check_agent_state, load_checkpoint, restore
+from torchrl_wsrl.checkpoint import CQL_MULTIPLIER, agent_file_networks, check_agent_state, load_checkpoint, restore
 from torchrl_wsrl.envs import Task, get_task
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, EnsembleSACLoss, WSRLLoss
@@ -124,35 +124,6 @@ def make_optimizers_for(cfg: DictConfig, loss: EnsembleSACLoss, *, online: bool 
         loss, lr_actor=t.online_lr_actor if online else t.lr_actor, lr_critic=t.online_lr_critic if online else t.lr_critic,
         lr_alpha=t.lr_alpha, lr_cql_alpha=t.lr_cql_alpha, capturable=cfg.update_step.cudagraphs,
     )
-
-
-_CRITIC_PREFIX = "qvalue_network_params.net."
-
-
-def agent_file_networks(state: dict[str, torch.Tensor]) -> dict:
-    """The network settings an agent file's loss state was built with, read off its weights:
-    ``num_critics``, ``critic_hidden`` (widths), ``head`` (``per_critic`` | ``shared``),
-    ``actor_hidden`` and ``state_dependent_std``.
-
-    Raises:
-        ValueError: the state holds no critic ensemble or no actor.
-    """
-    biases = sorted(
-        (int(key.rsplit(".", 1)[1]), value) for key, value in state.items() if key.startswith(_CRITIC_PREFIX + "biases.")
-    )
-    actor = {k.removeprefix(ACTOR_STATE_PREFIX): v for k, v in state.items() if k.startswith(ACTOR_STATE_PREFIX)}
-    trunk = sorted(
-        (int(key.split(".")[1]), value) for key, value in actor.items() if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
-    )
-    if not biases or not trunk:
-        raise ValueError("no critic ensemble (qvalue_network_params.net.biases.<i>) or no actor weights in the loss state")
-    return {
-        "num_critics": biases[0][1].shape[0],
-        "critic_hidden": [bias.shape[-1] for _, bias in biases],
-        "head": "shared" if state[_CRITIC_PREFIX + "head_weight"].shape[0] == 1 < biases[0][1].shape[0] else "per_critic",
-        "actor_hidden": [weight.shape[0] for _, weight in trunk[:-1]],
-        "state_dependent_std": "log_std" not in actor,
-    }
 
 
 def load_agent(path, *, overrides: tuple[str, ...] = (), device="cpu") -> Agent:

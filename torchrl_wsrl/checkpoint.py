@@ -56,10 +56,12 @@ from torchrl.objectives import LossModule
 from torchrl.envs.utils import ExplorationType
 
 from torchrl_wsrl.envs import get_task
-from torchrl_wsrl.modules import POLICY_NETWORK_PATH, actor_from_state, policy_network
+from torchrl_wsrl.modules import POLICY_NETWORK_PATH, actor_from_state, actor_sizes, critic_sizes, policy_network
 
 __all__ = [
+    "agent_file_networks",
     "agent_state",
+    "export_agent",
     "load_checkpoint",
     "load_policy",
     "load_policy_actor",
@@ -85,6 +87,7 @@ POLICY_OPTIMIZERS = ("actor", "alpha")
 CQL_MULTIPLIER = ("cql_alpha", "cql_alpha_raw")
 # The actor's own parameter names (modules.policy_network) in a loss state.
 ACTOR_STATE_PREFIX = f"actor_network_params.{POLICY_NETWORK_PATH}."
+CRITIC_STATE_PREFIX = "qvalue_network_params."  # the EnsembleQCritic's own state below it
 STATE_COMPONENTS = ("loss", "optimizers", "replay", "rng", "env_rng", "interval")
 JSON_COMPONENTS = ("progress", "run")
 
@@ -599,3 +602,23 @@ def export_agent(run_checkpoint: str | Path, path: str | Path, **metadata) -> Pa
     payload = {"loss": states["loss"], "optimizers": states["optimizers"], "task": task, **metadata}
     _check_finite(str(run_checkpoint), loss=payload["loss"], optimizers=payload["optimizers"])
     return write_checkpoint(path, payload)
+
+
+def agent_file_networks(loss_state: Mapping[str, torch.Tensor]) -> dict:
+    """The network settings an agent file's loss state was built with, read off its weights
+    (:func:`~torchrl_wsrl.modules.critic_sizes`, :func:`~torchrl_wsrl.modules.actor_sizes`):
+    ``num_critics``, ``critic_hidden`` (widths), ``head`` (``per_critic`` | ``shared``),
+    ``actor_hidden`` and ``state_dependent_std``.
+
+    Raises:
+        ValueError: the state holds no critic ensemble or no actor.
+    """
+    def below(prefix):
+        return {k.removeprefix(prefix): v for k, v in loss_state.items() if k.startswith(prefix)}
+
+    num_critics, critic_hidden, head = critic_sizes(below(CRITIC_STATE_PREFIX))
+    actor_hidden, state_dependent_std = actor_sizes(below(ACTOR_STATE_PREFIX))
+    return {
+        "num_critics": num_critics, "critic_hidden": list(critic_hidden), "head": head,
+        "actor_hidden": list(actor_hidden), "state_dependent_std": state_dependent_std,
+    }

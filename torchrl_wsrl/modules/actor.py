@@ -113,6 +113,26 @@ def policy_network(actor: ProbabilisticActor) -> GaussianParams:
     return actor.module[0].module
 
 
+def _linear_weights(state: dict[str, torch.Tensor]) -> list[torch.Tensor]:
+    """The trunk's Linear weights ``[out, in]`` of a :func:`policy_network` state, in order."""
+    found = sorted(
+        (int(key.split(".")[1]), value) for key, value in state.items() if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
+    )
+    if not found:
+        raise ValueError(f"no actor weights (trunk.<i>.weight) among {sorted(state)[:5]}")
+    return [value for _, value in found]
+
+
+def actor_sizes(state: dict[str, torch.Tensor]) -> tuple[tuple[int, ...], bool]:
+    """``(hidden_sizes, state_dependent_std)`` of the actor whose :func:`policy_network` state
+    is ``state``, read off its weights.
+
+    Raises:
+        ValueError: no actor weights in ``state``.
+    """
+    return tuple(weight.shape[0] for weight in _linear_weights(state)[:-1]), "log_std" not in state
+
+
 def actor_from_state(state: dict[str, torch.Tensor], observation_dim: int, action_dim: int) -> ProbabilisticActor:
     """The actor of :func:`make_actor` holding ``state`` (a :func:`policy_network` state dict),
     its hidden sizes and kind of standard deviation read off the weights.
@@ -121,16 +141,9 @@ def actor_from_state(state: dict[str, torch.Tensor], observation_dim: int, actio
         ValueError: no weights in ``state``, or they do not take ``observation_dim`` features
             or give ``action_dim`` actions (the message gives both).
     """
-    linear_weights = sorted(
-        (int(key.split(".")[1]), value)
-        for key, value in state.items()
-        if key.startswith("trunk.") and key.endswith(".weight") and value.ndim == 2
-    )
-    if not linear_weights:
-        raise ValueError(f"no actor weights (trunk.<i>.weight) among {sorted(state)[:5]}")
-    hidden_sizes = tuple(weight.shape[0] for _, weight in linear_weights[:-1])
-    state_dependent_std = "log_std" not in state
-    in_features, out_features = linear_weights[0][1].shape[1], linear_weights[-1][1].shape[0]
+    hidden_sizes, state_dependent_std = actor_sizes(state)
+    linear_weights = _linear_weights(state)
+    in_features, out_features = linear_weights[0].shape[1], linear_weights[-1].shape[0]
     expected_out = action_dim * (2 if state_dependent_std else 1)
     if in_features != observation_dim or out_features != expected_out:
         raise ValueError(

@@ -197,3 +197,19 @@ class EnsembleQCritic(TensorDictModuleBase):
         q = self.q_values(tensordict.get(self.in_keys[0]), tensordict.get(self.in_keys[1]))
         out = tensordict.select(*self.in_keys).expand(self.num_critics, *tensordict.batch_size)
         return out.set(self.out_keys[0], q)
+
+
+def critic_sizes(state: dict[str, torch.Tensor]) -> tuple[int, tuple[int, ...], str]:
+    """``(num_critics, hidden_sizes, head)`` of the :class:`EnsembleQCritic` whose
+    ``state_dict()`` is ``state``, read off its stacked weights (``net.biases.<i>``
+    ``[E, width]``, ``net.head_weight`` ``[E or 1, width, 1]``).
+
+    Raises:
+        ValueError: no critic ensemble in ``state``.
+    """
+    biases = sorted((int(k.rsplit(".", 1)[1]), v) for k, v in state.items() if k.startswith("net.biases."))
+    if not biases or "net.head_weight" not in state:
+        raise ValueError(f"no critic ensemble (net.biases.<i>, net.head_weight) among {sorted(state)[:5]}")
+    num_critics = biases[0][1].shape[0]
+    head = "shared" if state["net.head_weight"].shape[0] == 1 < num_critics else "per_critic"
+    return num_critics, tuple(bias.shape[-1] for _, bias in biases), head
