@@ -153,7 +153,7 @@ class CalQLLoss(EnsembleSACLoss):
         (:meth:`EnsembleSACLoss.critic_loss`'s entries, ``loss_qvalue`` regularised; with
         ``reduction="none"`` the batch's regulariser is added to each sample), and ``cql_alpha``
         (w), ``cql_penalty`` (the regulariser) and, with the Lagrange variant,
-        ``loss_cql_alpha``: scalars; and the per-sample TD error ``[B]``."""
+        ``loss_cql_alpha``: scalars; and the detached TD errors ``[E, B, 1]``."""
         observation = self._entry(tensordict, self.tensor_keys.observation, "observation")
         next_observation = self._entry(tensordict, next_key(self.tensor_keys.observation), "observation")
         n = self.num_cql_actions
@@ -182,11 +182,11 @@ class CalQLLoss(EnsembleSACLoss):
             temperature=self.cql_temperature,
         ).mean()
         weight = self.cql_weight()
-        out, td_error = self._td_loss(q_data, self.td_target(tensordict), tensordict)
+        out, error = self._td_loss(q_data, self.td_target(tensordict), tensordict)
         if self.cql_lagrange:
             out["loss_cql_alpha"] = -(weight * (penalty.detach() - self.cql_target_gap))
         weight = weight.detach()
         out["loss_qvalue"] = out["loss_qvalue"] + weight * penalty
         out["cql_alpha"] = weight
         out["cql_penalty"] = penalty.detach()
-        return out, td_error
+        return out, error

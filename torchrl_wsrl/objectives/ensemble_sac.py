@@ -395,19 +395,20 @@ class EnsembleSACLoss(LossModule):
         return self._critic_terms(tensordict)[0]
 
     def _critic_terms(self, tensordict: TensorDictBase) -> tuple[TensorDict, torch.Tensor]:
-        """:meth:`critic_loss`'s entries and the per-sample TD error ``[B]``."""
+        """:meth:`critic_loss`'s entries and the detached TD errors ``Q_i - y`` ``[E, B, 1]``."""
         observation = self._entry(tensordict, self.tensor_keys.observation, "observation")
         q = self._q(observation, self._entry(tensordict, self.tensor_keys.action, "action"))
         return self._td_loss(q, self.td_target(tensordict), tensordict)
 
     def _td_loss(self, q: torch.Tensor, target: torch.Tensor, tensordict: TensorDictBase) -> tuple[TensorDict, torch.Tensor]:
         """The TD loss of the critics' ``q`` ``[E, B, 1]`` against ``target`` ``[B, 1]``, and the
-        TD error ``[B]`` a prioritized buffer reads: the max over critics of ``|Q_i - y|``."""
+        detached errors ``[E, B, 1]`` (:meth:`forward` reduces them for a prioritized buffer;
+        the update step's critic steps never pay for it)."""
         error = q - target
         per_sample = error.pow(2).mean(0).squeeze(-1)  # [B]
         loss = reduce_loss(per_sample, self.reduction, self._priority_weight(tensordict))
         out = TensorDict({"loss_qvalue": loss, "q_mean": q.detach().mean(), "td_target_mean": target.mean()})
-        return out, error.detach().abs().amax(0).squeeze(-1)
+        return out, error.detach()
 
     def actor_loss(self, tensordict: TensorDictBase) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss_actor, log_prob [B])``, the loss reduced by :attr:`reduction`; the critics
@@ -445,8 +446,8 @@ class EnsembleSACLoss(LossModule):
         ``PrioritizedReplayBuffer.update_tensordict_priority``). Also callable with the entries
         as keyword arguments (``loss(observation=..., action=..., next_observation=...,
         next_reward=..., next_terminated=...)``), returning a tuple in :attr:`out_keys` order."""
-        out, td_error = self._critic_terms(tensordict)
-        tensordict.set(self.tensor_keys.priority, td_error)
+        out, error = self._critic_terms(tensordict)
+        tensordict.set(self.tensor_keys.priority, error.abs().amax(0).squeeze(-1))  # [B]: max_i |Q_i - y|
         loss_actor, log_prob = self.actor_loss(tensordict)
         out = out.update(
             {
