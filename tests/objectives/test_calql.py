@@ -21,20 +21,20 @@ def reference_critic_loss(loss, actor, critic, batch, *, n, calibrate, importanc
     """The Cal-QL critic loss written out step by step, consuming the RNG in the loss's order;
     ``drawn``: the CQL regulariser over that many critics, drawn without replacement."""
     obs, next_obs = batch["observation"], batch["next", "observation"]
-    with torch.no_grad():
-        pi = actor.get_dist(TensorDict({"observation": obs}, [8]))
-        a_pi, lp_pi = pi.rsample_and_log_prob((n,))
-        pi_next = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
-        a_next, lp_next = pi_next.rsample_and_log_prob((n,))
-    a_rand = torch.rand_like(a_pi) * 2 - 1
-    members = list(range(3)) if drawn is None else torch.randperm(3)[:drawn].tolist()
-    # TD target (drawn after the proposals, as in the loss)
+    # TD target first (its next action; all 3 critics in the min: no draw), as in the loss
     with torch.no_grad():
         nd = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
         na = nd.rsample_and_log_prob((1,))[0][0]
         with loss.target_qvalue_network_params.to_module(critic, preserve_module_state=False):
             nq = critic.q_values(next_obs, na).min(0).values
     y = batch["next", "reward"] + 0.99 * (~batch["next", "terminated"]).float() * nq
+    a_rand = torch.empty(n, 8, ACT).uniform_(-1, 1)
+    with torch.no_grad():
+        pi = actor.get_dist(TensorDict({"observation": obs}, [8]))
+        a_pi, lp_pi = pi.rsample_and_log_prob((n,))
+        pi_next = actor.get_dist(TensorDict({"observation": next_obs}, [8]))
+        a_next, lp_next = pi_next.rsample_and_log_prob((n,))
+    members = list(range(3)) if drawn is None else torch.randperm(3)[:drawn].tolist()
     q_data = critic.q_values(obs, batch["action"])
     td = ((q_data - y) ** 2).mean()
     penalties = []

@@ -1,14 +1,15 @@
 """The losses as a TorchRL user composes them: any Q-value module (ValueOperator(MLP)) made into
 an ensemble, the action spec, prioritized replay's keys, reductions, selected outputs, and
-equality with TorchRL's own SACLoss where the configurations coincide."""
+equality with TorchRL's own SACLoss, REDQLoss and CQLLoss where the configurations coincide."""
 import pytest
 import torch
 from tensordict import TensorDict
 from torch import nn
 from torchrl.data import Bounded
 from torchrl.modules import MLP, ValueOperator
-from torchrl.objectives import SACLoss, ValueEstimators
+from torchrl.objectives import CQLLoss, REDQLoss, SACLoss, ValueEstimators
 
+import torchrl_wsrl.objectives.ensemble_sac as ensemble_sac
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss, WSRLLoss
 
@@ -120,6 +121,98 @@ def test_with_two_critics_wsrl_equals_torchrl_sac_loss():
     torch.testing.assert_close(actor_ours, actor_sac.mean(), rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(ours.alpha_loss(log_prob_ours), sac.alpha_loss(meta["log_prob"]).mean(), rtol=1e-4, atol=1e-5)
     assert ours.target_entropy == sac.target_entropy.item() == -ACT
+
+
+def torchrl_twin(cls, ours, actor, spec, **kwargs):
+    """TorchRL's ``cls`` (l2, TD0, alpha 1) on ``ours``' actor, live and target critics."""
+    theirs = cls(actor, value_operator(), loss_function="l2", alpha_init=1.0, action_spec=spec, delay_qvalue=True, **kwargs)
+    theirs.make_value_estimator(ValueEstimators.TD0, gamma=ours.gamma)
+    with torch.no_grad():
+        theirs.qvalue_network_params.data.update_(ours.qvalue_network_params.data)
+        theirs.target_qvalue_network_params.data.update_(ours.target_qvalue_network_params.data)
+    return theirs
+
+
+def perturbed(loss):
+    with torch.no_grad():  # a live critic apart from its target
+        for p in loss.qvalue_network_params.values(True, True):
+            p.add_(0.05 * torch.randn_like(p))
+    return loss
+
+
+def test_wsrl_equals_torchrl_redq_loss_with_the_same_draws(monkeypatch):
+    """REDQ (Chen et al. 2021) is WSRL's online loss with 2 of E critics drawn without
+    replacement for the target min, the entropy in the backup and the actor on the mean over
+    all critics. REDQLoss draws the critics first, then the actions at s and s' in one call: the
+    same seed replays them into ``actor_loss`` then ``critic_loss`` (its critic draw given).
+    Its TD error for a prioritized buffer is squared, ours is not; its temperature loss is on
+    alpha over the s and s' samples, ours on log alpha over s (not compared)."""
+    torch.manual_seed(0)
+    spec = Bounded(-1.0, 1.0, (ACT,))
+    actor = make_actor(OBS, ACT, HIDDEN)
+    ours = perturbed(WSRLLoss(
+        actor, value_operator(), num_qvalue_nets=E, subsample_size=2, subsample_replace=False,
+        backup_entropy=True, actor_q_reduction="mean", action_spec=spec,
+    ))
+    redq = torchrl_twin(REDQLoss, ours, actor, spec, num_qvalue_nets=E, sub_sample_len=2)
+    data = batch()  # 32 x 2 actions: whole 16-blocks of normals, so one draw of [2, B, A] is two of [B, A]
+    theirs = data.clone()
+    torch.manual_seed(3)
+    out = redq(theirs)
+    torch.manual_seed(3)
+    critics = torch.randperm(E)[: redq.sub_sample_len].sort().values
+    assert not torch.equal(critics, torch.arange(2))  # a draw that matters
+    monkeypatch.setattr(ensemble_sac, "draw_critic_subset", lambda *args, **kwargs: critics)
+    loss_actor, _ = ours.actor_loss(data)
+    critic = ours.critic_loss(data)
+    torch.testing.assert_close(critic["loss_qvalue"], out["loss_qvalue"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(critic["td_target_mean"], out["target_value"].mean(), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(loss_actor, out["loss_actor"], rtol=1e-5, atol=1e-6)
+    torch.manual_seed(3)
+    torch.randperm(E), torch.randn(32, ACT)  # REDQ's critic and s-action draws: forward's critic step sees s' draws
+    ours(data)
+    torch.testing.assert_close(data["td_error"] ** 2, theirs["td_error"], rtol=1e-5, atol=1e-6)
+
+
+def test_calql_without_calibration_equals_torchrl_cql_loss_where_they_coincide():
+    """CalQLLoss(calibrate=False) is CQL(H) (Kumar et al. 2020, Eq. 4, importance-sampled) and
+    equals TorchRL's CQLLoss where their settings coincide: 2 critics, both in the target min, no
+    entropy in the backup (``deterministic_backup``), CQL weight 1 (``min_q_weight``), temperature
+    1, the regulariser over both critics, the actor on the min of the critics, and one action
+    per proposal: TorchRL lays n proposals out sample-major ``[B * n]``, ours ``[n, B]``, so the
+    same draws land on other samples for n > 1. TorchRL scores the next-state proposals
+    ``a' ~ pi(s')`` at s', the CQL and WSRL authors at s: the batch has s' = s so both read the
+    same values. TorchRL sums the two critics' losses, ours averages them (x2)."""
+    torch.manual_seed(0)
+    spec = Bounded(-1.0, 1.0, (ACT,))
+    actor = make_actor(OBS, ACT, HIDDEN)
+    ours = perturbed(CalQLLoss(
+        actor, value_operator(), num_qvalue_nets=2, subsample_size=2, subsample_replace=False, backup_entropy=False,
+        calibrate=False, cql_alpha=1.0, num_cql_actions=1, cql_subsample_size=None, actor_q_reduction="min", action_spec=spec,
+    ))
+    cql = torchrl_twin(CQLLoss, ours, actor, spec, num_random=1)
+    for loss in (ours, cql):
+        loss.log_alpha.data.fill_(0.3)
+    data = batch()
+    data["next", "observation"] = data["observation"].clone()
+    theirs = data.clone()
+    torch.manual_seed(3)
+    loss_qvalue, _ = cql.q_loss(theirs)
+    loss_cql, _ = cql.cql_loss(theirs)
+    torch.manual_seed(3)
+    critic = ours.critic_loss(data.clone())
+    torch.testing.assert_close(2 * critic["loss_qvalue"], loss_qvalue + loss_cql, rtol=1e-5, atol=1e-5)
+    torch.manual_seed(4)
+    actor_theirs, meta = cql.actor_loss(data.clone())
+    torch.manual_seed(4)
+    actor_ours, log_prob = ours.actor_loss(data.clone())
+    torch.testing.assert_close(actor_ours, actor_theirs, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(ours.alpha_loss(log_prob), cql.alpha_loss(meta)[0], rtol=1e-5, atol=1e-6)
+    torch.manual_seed(5)
+    cql(theirs)
+    torch.manual_seed(5)
+    ours(data)
+    torch.testing.assert_close(data["td_error"] ** 2, theirs["td_error"], rtol=1e-5, atol=1e-6)
 
 
 def test_the_td_error_is_written_for_a_prioritized_buffer_and_weights_are_read():

@@ -157,11 +157,14 @@ class CalQLLoss(EnsembleSACLoss):
         observation = self._entry(tensordict, self.tensor_keys.observation, "observation")
         next_observation = self._entry(tensordict, next_key(self.tensor_keys.observation), "observation")
         n = self.num_cql_actions
+        # Random draws in TorchRL CQLLoss's order: the backup's next action, then the uniform,
+        # policy and next-policy proposals (so one seed gives both losses the same draws).
+        target = self.td_target(tensordict)
+        random_action = observation.new_empty(n, *observation.shape[:-1], self.action_dim).uniform_(-1, 1)
         # The proposals only probe the critics: no gradient reaches the actor through them.
         with torch.no_grad():
             policy_action, policy_log_prob = self._sample(observation, n)
             next_action, next_log_prob = self._sample(next_observation, n)
-        random_action = torch.rand_like(policy_action) * 2 - 1
         q_data = self._q(observation, self._entry(tensordict, self.tensor_keys.action, "action"))  # [E, B, 1]
         critics = self._cql_critics(observation.device)  # [S] drawn, or None: all E
         proposals = torch.cat([random_action, policy_action, next_action], dim=0)  # [3n, B, A]
@@ -182,7 +185,7 @@ class CalQLLoss(EnsembleSACLoss):
             temperature=self.cql_temperature,
         ).mean()
         weight = self.cql_weight()
-        out, error = self._td_loss(q_data, self.td_target(tensordict), tensordict)
+        out, error = self._td_loss(q_data, target, tensordict)
         if self.cql_lagrange:
             out["loss_cql_alpha"] = -(weight * (penalty.detach() - self.cql_target_gap))
         weight = weight.detach()

@@ -28,8 +28,10 @@ def td_target(reward: torch.Tensor, terminated: torch.Tensor, next_value: torch.
 def draw_critic_subset(num_critics: int, subsample_size: int, *, replace: bool, device: torch.device | str) -> torch.Tensor:
     """Indices ``[subsample_size]`` of the critics that form the target min, drawn on ``device``.
 
-    With ``replace=True`` (the authors' code) an index may repeat; without, ``randperm``.
-    Drawn on the device so a captured CUDA graph redraws it on every replay.
+    With ``replace=True`` (the authors' code) an index may repeat; without, ``randperm``, and
+    all ``num_critics`` without replacement is the whole ensemble: ``arange``, no draw (the
+    random stream is left as a twin-critic SAC leaves it). Drawn on the device so a captured
+    CUDA graph redraws it on every replay.
 
     Raises:
         ValueError: ``subsample_size`` outside ``[1, num_critics]`` when drawing without replacement.
@@ -38,6 +40,8 @@ def draw_critic_subset(num_critics: int, subsample_size: int, *, replace: bool, 
         raise ValueError(f"subsample_size={subsample_size} is invalid for num_critics={num_critics} (replace={replace})")
     if replace:
         return torch.randint(num_critics, (subsample_size,), device=device)
+    if subsample_size == num_critics:
+        return torch.arange(num_critics, device=device)
     return torch.randperm(num_critics, device=device)[:subsample_size]
 
 
