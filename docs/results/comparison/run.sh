@@ -4,7 +4,7 @@
 # paper's networks), 35,000 env steps (30,000 after the warmup), 10 evaluation episodes every
 # 1,000 env steps; compiled update, bf16 autocast, one thread per run.
 #
-# usage: bash docs/results/comparison/run.sh CODE OUT SEED...
+# usage: [ALGOS="algo ..."] bash docs/results/comparison/run.sh CODE OUT SEED...
 #   CODE: a checkout of the package to run (a worktree at a fixed commit: later edits of the
 #         working tree cannot change the runs); OUT: where the run directories go.
 # Runs (seed, algo) one after another: a finished run (summary.json) is skipped, a killed one
@@ -13,7 +13,7 @@
 set -u
 CODE=$1 OUT=$2
 shift 2
-ALGOS=(wsrl wsrl_no_warmup calql_online rlpd)
+read -ra ALGOS <<< "${ALGOS:-wsrl wsrl_no_warmup calql_online rlpd}"   # ALGOS="wsrl rlpd" runs only those
 export PYTHONPATH=$CODE OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 cd "$CODE" || exit 1
 for seed in "$@"; do
