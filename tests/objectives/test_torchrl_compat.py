@@ -86,43 +86,6 @@ def test_a_value_operator_ensemble_equals_the_stacked_critic_with_the_same_weigh
     torch.testing.assert_close(g1.abs().sort().values, g0.abs().sort().values, rtol=1e-4, atol=1e-6)
 
 
-def sac_twin(ours: WSRLLoss, actor, spec):
-    """TorchRL's SACLoss (v2, 2 critics, l2, TD0) on the same actor, critics and temperature."""
-    sac = SACLoss(actor, value_operator(), num_qvalue_nets=2, loss_function="l2", alpha_init=1.0, action_spec=spec, delay_qvalue=True)
-    sac.make_value_estimator(ValueEstimators.TD0, gamma=ours.gamma)
-    with torch.no_grad():
-        sac.qvalue_network_params.data.update_(ours.qvalue_network_params.data)
-        sac.target_qvalue_network_params.data.update_(ours.target_qvalue_network_params.data)
-    return sac
-
-
-def test_with_two_critics_wsrl_equals_torchrl_sac_loss():
-    """WSRLLoss with 2 critics, both in the target min (drawn without replacement), the entropy
-    in the backup and the same draws equals TorchRL's SACLoss: its ``loss_qvalue`` sums the two
-    critics' squared errors, ours averages them (x2), the actor and temperature losses alike."""
-    torch.manual_seed(0)
-    spec = Bounded(-1.0, 1.0, (ACT,))
-    actor = make_actor(OBS, ACT, HIDDEN)
-    ours = WSRLLoss(actor, value_operator(), num_qvalue_nets=2, subsample_size=2, subsample_replace=False, backup_entropy=True, action_spec=spec)
-    with torch.no_grad():  # a live critic apart from its target
-        for p in ours.qvalue_network_params.values(True, True):
-            p.add_(0.05 * torch.randn_like(p))
-    sac = sac_twin(ours, actor, spec)
-    data = batch()
-    torch.manual_seed(3)
-    q_ours = ours.critic_loss(data.clone())["loss_qvalue"]
-    torch.manual_seed(3)
-    q_sac, _ = sac.qvalue_v2_loss(data.clone())
-    torch.testing.assert_close(2 * q_ours, q_sac, rtol=1e-4, atol=1e-5)
-    torch.manual_seed(4)
-    actor_ours, log_prob_ours = ours.actor_loss(data.clone())
-    torch.manual_seed(4)
-    actor_sac, meta = sac.actor_loss(data.clone())
-    torch.testing.assert_close(actor_ours, actor_sac.mean(), rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(ours.alpha_loss(log_prob_ours), sac.alpha_loss(meta["log_prob"]).mean(), rtol=1e-4, atol=1e-5)
-    assert ours.target_entropy == sac.target_entropy.item() == -ACT
-
-
 def torchrl_twin(cls, ours, actor, spec, **kwargs):
     """TorchRL's ``cls`` (l2, TD0, alpha 1) on ``ours``' actor, live and target critics."""
     theirs = cls(actor, value_operator(), loss_function="l2", alpha_init=1.0, action_spec=spec, delay_qvalue=True, **kwargs)
@@ -138,6 +101,31 @@ def perturbed(loss):
         for p in loss.qvalue_network_params.values(True, True):
             p.add_(0.05 * torch.randn_like(p))
     return loss
+
+
+def test_with_two_critics_wsrl_equals_torchrl_sac_loss():
+    """WSRLLoss with 2 critics, both in the target min (drawn without replacement), the entropy
+    in the backup and the same draws equals TorchRL's SACLoss: its ``loss_qvalue`` sums the two
+    critics' squared errors, ours averages them (x2), the actor and temperature losses alike."""
+    torch.manual_seed(0)
+    spec = Bounded(-1.0, 1.0, (ACT,))
+    actor = make_actor(OBS, ACT, HIDDEN)
+    ours = WSRLLoss(actor, value_operator(), num_qvalue_nets=2, subsample_size=2, subsample_replace=False, backup_entropy=True, action_spec=spec)
+    perturbed(ours)
+    sac = torchrl_twin(SACLoss, ours, actor, spec, num_qvalue_nets=2)
+    data = batch()
+    torch.manual_seed(3)
+    q_ours = ours.critic_loss(data.clone())["loss_qvalue"]
+    torch.manual_seed(3)
+    q_sac, _ = sac.qvalue_v2_loss(data.clone())
+    torch.testing.assert_close(2 * q_ours, q_sac, rtol=1e-4, atol=1e-5)
+    torch.manual_seed(4)
+    actor_ours, log_prob_ours = ours.actor_loss(data.clone())
+    torch.manual_seed(4)
+    actor_sac, meta = sac.actor_loss(data.clone())
+    torch.testing.assert_close(actor_ours, actor_sac.mean(), rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(ours.alpha_loss(log_prob_ours), sac.alpha_loss(meta["log_prob"]).mean(), rtol=1e-4, atol=1e-5)
+    assert ours.target_entropy == sac.target_entropy.item() == -ACT
 
 
 def test_wsrl_equals_torchrl_redq_loss_with_the_same_draws(monkeypatch):
@@ -169,7 +157,8 @@ def test_wsrl_equals_torchrl_redq_loss_with_the_same_draws(monkeypatch):
     torch.testing.assert_close(critic["td_target_mean"], out["target_value"].mean(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(loss_actor, out["loss_actor"], rtol=1e-5, atol=1e-6)
     torch.manual_seed(3)
-    torch.randperm(E), torch.randn(32, ACT)  # REDQ's critic and s-action draws: forward's critic step sees s' draws
+    torch.randperm(E)  # REDQ's critic draw,
+    torch.randn(32, ACT)  # and its draws at s: forward's critic step then sees those at s'
     ours(data)
     torch.testing.assert_close(data["td_error"] ** 2, theirs["td_error"], rtol=1e-5, atol=1e-6)
 
