@@ -1,59 +1,51 @@
-"""The comparison's table of runs, finished or not, from their ``metrics.csv`` and ``summary.json``.
+"""The comparison's table of runs, finished or not (``torchrl_wsrl.report.load_run`` of each).
 
 usage: python docs/results/comparison/status.py RUNS_DIR   (docs/results/comparison/runs, or the live OUT)
 
-Per run: the shipped agent's score (step 0), the score after the warmup (with its evaluation
-noise, the std over the episodes), the lowest evaluation over the first fifth of the online
-evaluations (after the warmup where there is one), the scores at 10k and 30k env steps, the end
-(or the latest evaluation of an unfinished run) and the wall time of a finished run.
+Per run: the shipped agent's score (env step 0), the score after the warmup (with its evaluation
+noise, the std over the episodes), the dip (:meth:`torchrl_wsrl.report.Run.dip`, the lowest
+evaluation over the first 20% of the online updates) and where it fell, the scores at 10k and
+30k env steps, the end (or the latest evaluation of an unfinished run, one without
+``summary.json``) and the wall time of a finished run.
 """
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 from torchrl_wsrl.plotting import read_metrics
+from torchrl_wsrl.report import Run, load_run
 
 ORDER = ["wsrl", "wsrl_no_warmup", "calql_online", "rlpd", "wsrl_policy_only"]
 
 
-def algo_seed(run: Path) -> tuple[str, int]:
-    algo, seed = run.name.rsplit("_seed", 1)
-    return algo, int(seed)
-
-
 def row(run: Path) -> str:
-    algo, seed = algo_seed(run)
-    rows = [r for r in read_metrics(run / "metrics.csv") if r["score"]]
-    score = lambda r: float(r["score"])  # noqa: E731
-    shipped = next(r for r in rows if r["phase"] == "pretrain")
-    warm = next((r for r in rows if r["phase"] == "warmup"), None)
-    online = [r for r in rows if r["phase"] == "online"]
-    at = {int(r["env_step"]): f"{score(r):.1f}" for r in online}
-    first_fifth = online[: len(online) // 5 + 1]
-    low = min(first_fifth, key=score) if online else None
-    summary = run / "summary.json"
-    if summary.exists():
-        end = f"**{score(online[-1]):.1f} +- {float(online[-1]['score_std']):.1f}**"
-        wall = f"{json.loads(summary.read_text())['wall_times_s']['total'] / 60:.0f} min"
+    r: Run = load_run(run)
+    score = r.timeline["score"]
+    # the evaluation noise is not a report column; later rows win, as in Run.timeline
+    std = {int(m["env_step"]): float(m["score_std"]) for m in read_metrics(run / "metrics.csv") if m["score_std"]}
+    last = max(score)
+    dip = r.dip()
+    dip_step = next((s for s, v in score.items() if v == dip and s > r.updates_from), None)
+    at = lambda step: f"{score[step]:.1f}" if step in score else ""  # noqa: E731
+    if (run / "summary.json").exists():
+        end, wall = f"**{score[last]:.1f} +- {std[last]:.1f}**", f"{r.wall_time_s / 60:.0f} min"
     else:
-        last = online[-1] if online else (warm or shipped)
-        end, wall = f"(at {int(last['env_step']):,}: {score(last):.1f})", "unfinished"
+        end, wall = f"(at {last:,}: {score[last]:.1f})", "unfinished"
     cells = [
-        f"`{algo}`", str(seed), f"{score(shipped):.1f}",
-        f"{score(warm):.1f} +- {float(warm['score_std']):.1f}" if warm else "-",
-        f"{score(low):.1f} (at {int(low['env_step']):,})" if low else "",
-        at.get(10_000, ""), at.get(30_000, ""), end, wall,
+        f"`{r.algo}`", str(r.seed), f"{r.after_pretraining:.1f}",
+        f"{r.after_warmup:.1f} +- {std[r.warmup_steps]:.1f}" if r.after_warmup is not None else "-",
+        f"{dip:.1f} (at {dip_step:,})" if dip is not None else "",
+        at(10_000), at(30_000), end, wall,
     ]
     return "| " + " | ".join(cells) + " |"
 
 
 def main(root: Path) -> None:
-    runs = [p for p in root.iterdir() if p.is_dir() and "_seed" in p.name and ".killed-" not in p.name]
-    runs.sort(key=lambda p: (ORDER.index(algo_seed(p)[0]), algo_seed(p)[1]))
-    print("| algo | seed | shipped agent | after warmup | lowest after the first update "
-          "| at 10k | at 30k | end (35k) | wall time |")
+    runs = [load_run(p).path for p in sorted(root.glob("*_seed*")) if ".killed-" not in p.name]
+    runs.sort(key=lambda p: (ORDER.index(p.name.rsplit("_seed", 1)[0]), int(p.name.rsplit("_seed", 1)[1])))
+    print("| algo | seed | shipped agent | after warmup | dip (lowest over the first 20% of the "
+          "online updates) | at 10k | at 30k | end (35k) | wall time |")
     print("|---" * 9 + "|")
     for run in runs:
         print(row(run))
