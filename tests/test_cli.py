@@ -57,6 +57,18 @@ def test_a_checkpoint_that_does_not_fit_removes_the_directory_hydra_made(tmp_pat
     assert not run_dir.exists()
 
 
+def test_a_refused_run_in_the_default_layout_leaves_no_empty_directories(tmp_path):
+    """hydra makes runs/<task>/<algo>/<time>_seed<seed>; a run refused for its dataset removes
+    every directory made for it, and none that existed before."""
+    bad = tmp_path / "bad.hdf5"
+    bad.write_bytes(b"not hdf5")
+    kept = tmp_path / "runs" / "hopper-medium"   # made before the run (empty): stays
+    kept.mkdir(parents=True)
+    out = train("profile=smoke", "task=hopper-medium", f"dataset_path={bad}", f"runs_root={tmp_path / 'runs'}")
+    assert out.returncode != 0 and f"DatasetError: {bad}: cannot be opened as an HDF5 file" in out.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["bad.hdf5", "runs", "runs/hopper-medium"]
+
+
 def test_divergence_exits_non_zero_naming_phase_and_step(tmp_path):
     run_dir = tmp_path / "run"
     out = train("profile=smoke", "train.lr_critic=1e3", f"hydra.run.dir={run_dir}")

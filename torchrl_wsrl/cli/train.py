@@ -14,6 +14,7 @@ invocation under ``RUN_DIR/.hydra/resume-<time>`` (the run's ``.hydra`` files st
 """
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from datetime import datetime
@@ -35,6 +36,10 @@ from torchrl_wsrl.validation import ConfigError, explain_compose_error, validate
 HYDRA_FILES = (".hydra", "train.log")
 # Errors that name a bad input (config, checkpoint, dataset file): reported by their message.
 INPUT_ERRORS = (ConfigError, CheckpointMismatchError, DatasetError, FileNotFoundError, FileExistsError)
+# The outermost directory hydra creates for a single run (the run directory or the first of its
+# ancestors that did not exist, e.g. runs/<task>/ of the default layout), found by :func:`cli`
+# before hydra runs: a refused run removes up to it. None in a sweep.
+_CREATED_BY_THIS_RUN: Path | None = None
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
@@ -72,14 +77,32 @@ def main(cfg: DictConfig) -> float | None:
 
 def _remove_refused_job_dir(run_dir: Path) -> None:
     """Remove the directory hydra made for a run refused before it began (a bad config, a
-    checkpoint or dataset that does not fit), if it holds nothing but hydra's own files."""
-    if run_dir.is_dir() and all(p.name in HYDRA_FILES for p in run_dir.iterdir()):
-        shutil.rmtree(run_dir)
+    checkpoint or dataset that does not fit), if it holds nothing but hydra's own files, and
+    the ancestors hydra made for it (up to :data:`_CREATED_BY_THIS_RUN`) that are left empty."""
+    if not (run_dir.is_dir() and all(p.name in HYDRA_FILES for p in run_dir.iterdir())):
+        return
+    shutil.rmtree(run_dir)
+    top = _CREATED_BY_THIS_RUN
+    if top is None or not run_dir.is_relative_to(top):
+        return
+    for parent in run_dir.parents:
+        if not parent.is_relative_to(top) or any(parent.iterdir()):
+            break
+        parent.rmdir()
+
+
+def _outermost_missing(path: Path) -> Path:
+    """``path`` or its outermost ancestor that does not exist: what creating ``path`` creates."""
+    path = Path(os.path.abspath(path))  # as hydra makes runtime.output_dir absolute
+    while not path.parent.exists():
+        path = path.parent
+    return path
 
 
 def preflight(overrides: list[str]) -> list[str]:
     """Check a single run's command-line ``overrides`` before hydra runs; returns the
-    overrides to run with (``resume=RUN_DIR`` adds hydra's run directory settings).
+    overrides to run with (``resume=RUN_DIR`` adds hydra's run directory settings). Notes in
+    :data:`_CREATED_BY_THIS_RUN` which directories hydra will create for the run.
 
     Raises:
         ConfigError: the composed config fails validation, or ``resume`` with other overrides.
@@ -95,6 +118,8 @@ def preflight(overrides: list[str]) -> list[str]:
     run_dir = Path(cfg.hydra.run.dir)
     if run_dir.exists():
         raise FileExistsError(f"hydra.run.dir={run_dir} exists: a run never writes into an earlier run's directory")
+    global _CREATED_BY_THIS_RUN
+    _CREATED_BY_THIS_RUN = _outermost_missing(run_dir)
     return overrides
 
 
