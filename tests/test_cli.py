@@ -87,6 +87,20 @@ def test_resume_takes_no_other_override(tmp_path):
     assert out.returncode != 0 and "no such run directory" in out.stderr
 
 
+def test_a_finished_run_is_not_resumed(tmp_path):
+    """resume= of a finished run would run its last stretch again over its records: refused,
+    pointing at its agent file, and the run directory is left as it is."""
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints" / "checkpoint-000000000400").mkdir(parents=True)
+    (run_dir / "config.yaml").write_text("seed: 0\n")
+    (run_dir / "summary.json").write_text("{}")
+    before = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")}
+    out = train(f"resume={run_dir}")
+    assert out.returncode != 0 and "the run has finished (summary.json)" in out.stderr
+    assert f"pretrained_checkpoint={run_dir / 'final.pt'}" in out.stderr and "Traceback" not in out.stderr
+    assert {p: p.stat().st_mtime_ns for p in run_dir.rglob("*")} == before
+
+
 def test_a_sweep_job_refused_at_validation_leaves_no_job_directory(tmp_path):
     sweep = tmp_path / "sweep"
     out = train("-m", "profile=smoke", "train.eval_episodes=0", f"hydra.sweep.dir={sweep}")

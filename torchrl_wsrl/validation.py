@@ -348,7 +348,7 @@ def _check_device(c: _Checks) -> None:
 
 
 def _check_run_management(c: _Checks) -> None:
-    """The logger's package imports; ``resume`` is a run directory."""
+    """The logger's package imports; ``resume`` is a run directory that has not finished."""
     logger = c.get("logger")
     if logger in LOGGER_PACKAGES and not _importable(LOGGER_PACKAGES[logger]):
         c.problem("logger", logger, f"needs the {LOGGER_PACKAGES[logger]} package, but `import {LOGGER_PACKAGES[logger]}` fails")
@@ -362,6 +362,9 @@ def _check_run_management(c: _Checks) -> None:
                                          ("checkpoints/", (Path(resume) / "checkpoints").is_dir())) if not ok]
         if missing:
             c.problem("resume", resume, f"not a run directory: it holds no {' and no '.join(missing)}")
+        elif (Path(resume) / "summary.json").is_file():  # resuming would rewrite its records
+            c.problem("resume", resume, f"the run has finished (summary.json): nothing to resume; to fine-tune its agent further: "
+                      f"pretrained_checkpoint={Path(resume) / 'final.pt'}")
 
 
 CHECKS = (_check_schema, _check_task, _check_network, _check_batches, _check_phases, _check_pretrained, _check_inputs, _check_device, _check_run_management)
