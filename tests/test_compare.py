@@ -4,7 +4,7 @@ from hydra.errors import HydraException
 
 from test_algos import _tiny_hopper_dataset
 
-from torchrl_wsrl.cli.compare import main, plan
+from torchrl_wsrl.cli.compare import check_jobs, main, plan
 from torchrl_wsrl.report import find_runs
 
 
@@ -59,6 +59,26 @@ def test_compare_end_to_end(tmp_path, tiny_hopper_dataset):
     assert "wsrl-compare --seeds 2" in (out / "command.md").read_text()
     with pytest.raises(SystemExit):  # never over an existing report
         main(["--seeds", "1", "--out", str(out), *overrides])
+
+
+def test_every_job_is_validated_before_any_run(tmp_path, capsys):
+    """A bad override is refused once, before the pre-training, though it concerns every job;
+    the seeds' pre-trained.pt, not there yet, is no problem."""
+    with pytest.raises(SystemExit):
+        main(["--task", "hopper-medium", "--seeds", "2", "--algos", "wsrl,rlpd", "--out", str(tmp_path / "report"),
+              "--runs-root", str(tmp_path / "runs"), "profile=smoke", "train.utd_ratio=3"])
+    err = capsys.readouterr().err
+    assert "invalid run config (1 problem)" in err and "train.utd_ratio=3: must divide" in err
+    assert list(tmp_path.iterdir()) == []
+    pretrain, finetune = plan("hopper-medium", [0, 1], ["wsrl", "rlpd"], ["profile=smoke"], tmp_path)
+    check_jobs([*pretrain, *finetune], tmp_path)  # valid as it is
+
+
+@pytest.mark.parametrize("flag, value", [("--seeds", "0"), ("--jobs", "-1"), ("--steps", "10,x")])
+def test_a_bad_count_is_refused_by_its_flag(tmp_path, capsys, flag, value):
+    with pytest.raises(SystemExit):
+        main([flag, value, "--out", str(tmp_path / "report")])
+    assert f"argument {flag}:" in capsys.readouterr().err
 
 
 def test_a_finished_run_is_one_line_of_scores():

@@ -214,3 +214,21 @@ def test_the_cli_refuses_a_bad_sac_config_before_any_work(tmp_path, capsys, argv
         main(["--task", "hopper-medium", "--out", str(out), "--runs-root", str(tmp_path / "runs"), *argv])
     assert message in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--task", "hoper-medium"], "--task hoper-medium: Unknown task 'hoper-medium'; closest: ['hopper-medium'"),
+        (["--task", "hopper-medium", "--behaviour", "waypoint"], "--behaviour waypoint: behaviour 'waypoint' cannot be generated"),
+        (["--task", "hopper-random", "--transitions", "0"], "argument --transitions: must be a positive integer, got '0'"),
+        (["--task", "hopper-medium", "--train-steps", "-5"], "argument --train-steps: must be a positive integer, got '-5'"),
+    ],
+)
+def test_the_cli_refuses_a_bad_task_behaviour_or_count_in_one_line(tmp_path, capsys, argv, message):
+    out = tmp_path / "x.hdf5"
+    with pytest.raises(SystemExit):
+        main([*argv, "--out", str(out), "--runs-root", str(tmp_path / "runs")])
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -36,9 +36,11 @@ from pathlib import Path
 
 from hydra.errors import HydraException
 
+from torchrl_wsrl.cli.args import int_list, positive_int
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.report import REPORT_FILES, write_report
+from torchrl_wsrl.validation import ConfigError, validate_config
 
 DEFAULT_ALGOS = ("wsrl", "wsrl_no_warmup", "calql_online", "wsrl_policy_only", "rlpd")
 
@@ -76,6 +78,26 @@ def plan(task: str, seeds: list[int], algos: list[str], overrides: list[str], ro
                 start.append("dataset_path=null")
             finetune.append(([*common, f"algo={algo}", *start], root / algo / f"seed{seed}"))
     return pretrain, finetune
+
+
+def check_jobs(jobs: list, root: Path) -> None:
+    """Validate every job's run config before any run starts (a bad override would otherwise
+    surface in a worker after the pre-training). A fine-tuning job's start, the
+    ``pretrained.pt`` its seed's pre-training writes under ``root``, is not there yet: its
+    config is checked without it.
+
+    Raises:
+        ConfigError: every distinct problem of every job, one line each.
+    """
+    problems = []
+    for overrides, _ in jobs:
+        made_here = f"pretrained_checkpoint={root}"
+        try:
+            validate_config(compose_config([o for o in overrides if not o.startswith(made_here)]))
+        except ConfigError as error:
+            problems += [p for p in error.problems if p not in problems]
+    if problems:
+        raise ConfigError(problems)
 
 
 def _run_all(jobs: list, workers: int) -> None:
@@ -117,26 +139,25 @@ def main(argv: list[str] | None = None) -> Path:
         prog="wsrl-compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--task", default="hopper-medium")
-    parser.add_argument("--seeds", type=int, default=5, help="seeds 0..N-1 (5)")
+    parser.add_argument("--seeds", type=positive_int, default=5, help="seeds 0..N-1 (5)")
     parser.add_argument("--algos", default=",".join(DEFAULT_ALGOS), help="comma-separated algo names")
-    parser.add_argument("--jobs", type=int, default=2, help="runs at a time, one thread each (2)")
+    parser.add_argument("--jobs", type=positive_int, default=2, help="runs at a time, one thread each (2)")
     parser.add_argument("--out", type=Path, required=True, help="folder for the report")
     parser.add_argument("--runs-root", type=Path, default=Path("runs/compare"))
-    parser.add_argument("--steps", default="", help="online env steps for table columns, e.g. 0,300,600")
+    parser.add_argument("--steps", type=int_list, default="", help="online env steps for table columns, e.g. 0,300,600")
     parser.add_argument("overrides", nargs="*", help="hydra overrides for every run, e.g. profile=compare")
     args = parser.parse_args(argv)
     algos = [a for a in args.algos.split(",") if a]
     existing = [str(args.out / name) for name in REPORT_FILES if (args.out / name).exists()]
     if existing:
         parser.error(f"{existing} exist already; choose another --out")
-    try:
-        steps = [int(s) for s in args.steps.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--steps takes comma-separated integers, got {args.steps!r}")
     root = args.runs_root / args.task / datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     try:
         pretrain, finetune = plan(args.task, list(range(args.seeds)), algos, args.overrides, root)
+        check_jobs([*pretrain, *finetune], root)
     except HydraException as error:  # names the unknown algo, task or override
+        parser.error(str(error))
+    except ConfigError as error:
         parser.error(str(error))
 
     tic = time.perf_counter()
@@ -150,7 +171,7 @@ def main(argv: list[str] | None = None) -> Path:
         target.mkdir(parents=True, exist_ok=False)
         for name in ("config.yaml", "metrics.csv", "summary.json"):
             shutil.copy2(run_dir / name, target / name)
-    write_report([copies], args.out, steps=steps)
+    write_report([copies], args.out, steps=args.steps)
     command = " ".join(["wsrl-compare", *map(shlex.quote, sys.argv[1:] if argv is None else argv)])
     (args.out / "command.md").write_text(
         f"# How this report was made\n\n```bash\n{command}\n```\n\n"

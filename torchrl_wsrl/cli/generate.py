@@ -48,6 +48,7 @@ from tensordict import TensorDictBase
 from tqdm.auto import tqdm
 
 from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_policy_file
+from torchrl_wsrl.cli.args import positive_int
 from torchrl_wsrl.collectors import make_collector
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
@@ -175,6 +176,17 @@ def medium_stop_score(task: Task) -> float | None:
     return task.rules.medium_stop_score(task)
 
 
+def check_behaviour(task: Task, behaviour: str) -> None:
+    """Raises ValueError, naming the ones it can, where ``task`` cannot have ``behaviour``
+    (``waypoint`` off pointmaze, ``random-starts`` off the mazes, an unknown name)."""
+    behaviours = ("random", *SAC_BEHAVIOURS, *task.rules.scripted_behaviours)
+    if behaviour not in behaviours:
+        raise ValueError(
+            f"behaviour {behaviour!r} cannot be generated for task {task.name!r} (domain "
+            f"{task.domain}): use {', '.join(behaviours)} or --policy-checkpoint"
+        )
+
+
 def generate(
     task: Task,
     behaviour: str,
@@ -206,12 +218,7 @@ def generate(
         actor = load_policy_actor(policy_checkpoint, task)
         steps = collect(task, SamplingPolicy(actor), transitions, seed=seed, desc="rolling out the checkpoint")
         return to_d4rl_arrays(steps)
-    behaviours = ("random", *SAC_BEHAVIOURS, *task.rules.scripted_behaviours)
-    if behaviour not in behaviours:
-        raise ValueError(
-            f"behaviour {behaviour!r} cannot be generated for task {task.name!r} (domain "
-            f"{task.domain}): use {', '.join(behaviours)} or --policy-checkpoint"
-        )
+    check_behaviour(task, behaviour)
     if behaviour == "random":
         return to_d4rl_arrays(collect(task, None, transitions, seed=seed, desc="uniform random"))
     if behaviour == "random-starts":
@@ -293,16 +300,16 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--task", required=True, help="a registered task name, e.g. hopper-medium")
     parser.add_argument("--behaviour", default=None, help="default: the task's behaviour")
     parser.add_argument(
-        "--transitions", type=int, default=200_000, help="env steps in the dataset (200k)"
+        "--transitions", type=positive_int, default=200_000, help="env steps in the dataset (200k)"
     )
     parser.add_argument(
         "--train-steps",
-        type=int,
+        type=positive_int,
         default=300_000,
         help="at most this many SAC env steps for 'medium' / 'medium-replay' (300k)",
     )
     parser.add_argument(
-        "--expert-train-steps", type=int, default=1_000_000, help="SAC env steps for 'expert' (1M)"
+        "--expert-train-steps", type=positive_int, default=1_000_000, help="SAC env steps for 'expert' (1M)"
     )
     parser.add_argument(
         "--stop-score",
@@ -331,12 +338,20 @@ def main(argv: list[str] | None = None) -> Path:
         "--out", type=Path, default=None, help="default: the data dir (torchrl_wsrl.data.sources)"
     )
     parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    task = get_task(args.task)
+    try:
+        task = get_task(args.task)
+    except KeyError as err:  # names the closest registered tasks
+        parser.error(f"--task {args.task}: {err.args[0]}")
     behaviour = args.behaviour or task.behaviour
+    if args.policy_checkpoint is None:
+        try:
+            check_behaviour(task, behaviour)
+        except ValueError as err:
+            parser.error(f"--behaviour {behaviour}: {err}")
     out = args.out or generated_path(task)
     policy_out = out.with_suffix(".policy.pt")
     for path in (out, policy_out):

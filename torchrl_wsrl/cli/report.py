@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from torchrl_wsrl.cli.args import int_list
 from torchrl_wsrl.report import ReportError, write_report
 
 
@@ -19,15 +20,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="wsrl-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="RUN_DIR", help="run directories or folders above them")
     parser.add_argument("--out", help="folder for the report files (default: the paths' common folder)")
-    parser.add_argument("--steps", default="", help="comma-separated online env steps for table columns, e.g. 0,1000,5000")
+    parser.add_argument("--steps", type=int_list, default="", help="comma-separated online env steps for table columns, e.g. 0,1000,5000")
     parser.add_argument("--overwrite", action="store_true", help="replace existing report files")
     args = parser.parse_args(argv)
     try:
-        steps = [int(s) for s in args.steps.split(",") if s.strip()]
-    except ValueError:
-        parser.error(f"--steps takes comma-separated integers, got {args.steps!r}")
-    try:
-        written = write_report(args.paths, args.out, steps=steps, overwrite=args.overwrite)
+        written = write_report(args.paths, args.out, steps=args.steps, overwrite=args.overwrite)
     except (ReportError, FileExistsError) as error:
         parser.exit(2, f"error: {error}\n")
     sys.stdout.write(written["scores.md"].read_text())
