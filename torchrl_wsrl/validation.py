@@ -21,7 +21,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from torchrl_wsrl.assets import shipped_agent_info, shipped_agent_path, shipped_agent_tasks
+from torchrl_wsrl.assets import shipped_agent_info, shipped_agent_tasks
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.conf.schema import describe_type, field_problems, fmt, schema_fields, type_problems, unknown_domain, unknown_keys
 from torchrl_wsrl.domains import DOMAINS
@@ -273,7 +273,7 @@ def _check_pretrained(c: _Checks) -> None:
         algo = c.raw("algo.name", required=False)
         c.problem("pretrained", source, f"algo={algo} does not pre-train (algo.pretrain=false): the shipped agent would be silently ignored")
         return
-    if source == "shipped" and shipped_agent_path(name) is None:
+    if source == "shipped" and name not in shipped_agent_tasks():
         c.problem(
             "pretrained", source,
             f"no trained agent is shipped for task={name} (shipped: {', '.join(shipped_agent_tasks()) or 'none'}); "

@@ -25,10 +25,14 @@ def sample_path(task_name: str) -> Path:
     return ASSETS / f"{task_name}.hdf5"
 
 
-def shipped_agent_path(task_name: str) -> Path | None:
-    """The trained agent shipped for ``task_name``, or ``None`` where there is none."""
-    path = ASSETS / f"{task_name}.agent.pt"
-    return path if path.is_file() else None
+def shipped_agent_path(task_name: str) -> Path:
+    """The trained agent shipped for ``task_name`` (an agent file, for
+    :func:`torchrl_wsrl.load_policy` or ``pretrained_checkpoint=``).
+
+    Raises:
+        FileNotFoundError: no agent is shipped for ``task_name`` (the message lists those that are).
+    """
+    return _shipped(task_name, ".agent.pt")
 
 
 def shipped_agent_info(task_name: str) -> dict:
@@ -38,12 +42,16 @@ def shipped_agent_info(task_name: str) -> dict:
     Raises:
         FileNotFoundError: no agent is shipped for ``task_name`` (the message lists those that are).
     """
-    path = ASSETS / f"{task_name}.agent.json"
+    return json.loads(_shipped(task_name, ".agent.json").read_text())
+
+
+def _shipped(task_name: str, suffix: str) -> Path:
+    path = ASSETS / f"{task_name}{suffix}"
     if not path.is_file():
         raise FileNotFoundError(
             f"no trained agent is shipped for task {task_name!r}; shipped: {', '.join(shipped_agent_tasks()) or 'none'}"
         )
-    return json.loads(path.read_text())
+    return path
 
 
 def shipped_agent_tasks() -> list[str]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from torchrl_wsrl.assets import shipped_agent_path
+from torchrl_wsrl.assets import shipped_agent_path, shipped_agent_tasks
 
 __all__ = ["RunPlan", "PRETRAINED"]
 
@@ -84,7 +84,6 @@ def _agent_file(cfg: DictConfig) -> tuple[str | None, str]:
     if cfg.pretrained_checkpoint is not None:
         return str(cfg.pretrained_checkpoint), "pretrained_checkpoint"
     if cfg.get("pretrained", "none") in ("auto", "shipped"):
-        shipped = shipped_agent_path(cfg.task.name)
-        if shipped is not None:
-            return str(shipped), "shipped"
+        if cfg.task.name in shipped_agent_tasks():
+            return str(shipped_agent_path(cfg.task.name)), "shipped"
     return None, "pre-training"
