@@ -2,7 +2,7 @@
 
 usage: python docs/results/comparison/status.py RUNS_DIR   (docs/results/comparison/runs, or the live OUT)
 
-Per run: the shipped agent's score (env step 0), the score after the warmup (with its evaluation
+Per run: the shipped agent's score (env step 0; none where the algo starts from scratch), the score after the warmup (with its evaluation
 noise, the std over the episodes), the dip (:meth:`torchrl_wsrl.report.Run.dip`, the lowest
 evaluation over the first 20% of the online updates) and where it fell, the scores at 10k and
 30k env steps, the end (or the latest evaluation of an unfinished run, one without
@@ -33,7 +33,7 @@ def row(run: Path) -> str:
     else:
         end, wall = f"(at {last:,}: {score[last]:.1f})", "unfinished"
     cells = [
-        f"`{r.algo}`", str(r.seed), f"{r.after_pretraining:.1f}",
+        f"`{r.algo}`", str(r.seed), f"{r.after_pretraining:.1f}" if r.after_pretraining is not None else "- (from scratch)",
         f"{r.after_warmup:.1f} +- {std[r.warmup_steps]:.1f}" if r.after_warmup is not None else "-",
         f"{dip:.1f} (at {dip_step:,})" if dip is not None else "",
         at(10_000), at(30_000), end, wall,
