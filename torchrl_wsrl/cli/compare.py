@@ -18,8 +18,9 @@ task's shipped agent), fine-tune every algorithm from that same agent, then writ
    in ``--runs-root``).
 
 Runs go to ``--runs-root/<task>/<time>/{pretrain,<algo>}/seed<k>/``, ``--jobs`` at a time,
-each on one thread (give ``--jobs`` at most the free cores). Nothing existing is overwritten:
-``--out`` must not hold a report yet.
+each on one thread (give ``--jobs`` at most the free cores). Every job's run config is
+validated before the first run starts. Nothing existing is overwritten: ``--out`` must not
+hold a report yet.
 """
 from __future__ import annotations
 
@@ -89,9 +90,9 @@ def check_jobs(jobs: list, root: Path) -> None:
     Raises:
         ConfigError: every distinct problem of every job, one line each.
     """
+    made_here = f"pretrained_checkpoint={root}"
     problems = []
     for overrides, _ in jobs:
-        made_here = f"pretrained_checkpoint={root}"
         try:
             validate_config(compose_config([o for o in overrides if not o.startswith(made_here)]))
         except ConfigError as error:

@@ -37,8 +37,8 @@ HYDRA_FILES = (".hydra", "train.log")
 # Errors that name a bad input (config, checkpoint, dataset file): reported by their message.
 INPUT_ERRORS = (ConfigError, CheckpointMismatchError, DatasetError, FileNotFoundError, FileExistsError)
 # The outermost directory hydra creates for a single run (the run directory or the first of its
-# ancestors that did not exist, e.g. runs/<task>/ of the default layout), found by :func:`cli`
-# before hydra runs: a refused run removes up to it. None in a sweep.
+# ancestors that did not exist, e.g. runs/<task>/ of the default layout), noted by
+# :func:`preflight` before hydra runs: a refused run removes up to it. None in a sweep.
 _CREATED_BY_THIS_RUN: Path | None = None
 
 
