@@ -8,7 +8,11 @@ __all__ = ["int_list", "positive_int"]
 
 
 def positive_int(text: str) -> int:
-    """An integer >= 1."""
+    """An integer >= 1.
+
+    Raises:
+        argparse.ArgumentTypeError: ``text`` is not an integer, or is below 1.
+    """
     try:
         value = int(text)
     except ValueError:
@@ -19,7 +23,11 @@ def positive_int(text: str) -> int:
 
 
 def int_list(text: str) -> list[int]:
-    """Comma-separated integers (``"0,1000,5000"``); ``""`` is the empty list."""
+    """Comma-separated integers (``"0,1000,5000"``); ``""`` is the empty list.
+
+    Raises:
+        argparse.ArgumentTypeError: an item is not an integer.
+    """
     try:
         return [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
