@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_checkpoint
+from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_checkpoint, save_policy_file
 from torchrl_wsrl.cli.generate import generate, main, summary
 from torchrl_wsrl.data.scripted import RandomStartCell, WaypointController
 from torchrl_wsrl.data.sources import load_task_dataset
@@ -232,3 +232,44 @@ def test_the_cli_refuses_a_bad_task_behaviour_or_count_in_one_line(tmp_path, cap
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+def _data_and_policy(out):
+    """A data file and a behaviour-policy file beside it, as a SAC behaviour writes them."""
+    main(["--task", "hopper-medium", "--behaviour", "random", "--transitions", "30", "--out", str(out)])
+    task = get_task("hopper-medium")
+    policy = out.with_suffix(".policy.pt")
+    save_policy_file(policy, make_actor(task.obs_dim, task.action_dim, (8,)), task.name, env_steps=60, sampled_score=1.5)
+    return policy
+
+
+def test_the_policy_beside_the_data_rolls_out_again_and_is_kept(tmp_path):
+    """More transitions from the behaviour policy that made a data file: --overwrite replaces
+    the data and keeps the policy (it is the data's policy still)."""
+    out = tmp_path / "hopper-medium.hdf5"
+    policy = _data_and_policy(out)
+    before = policy.read_bytes()
+    main(["--task", "hopper-medium", "--policy-checkpoint", str(policy), "--transitions", "40", "--out", str(out), "--overwrite"])
+    assert policy.read_bytes() == before
+    with h5py.File(out, "r") as file:
+        assert len(file["rewards"]) == 40 and file.attrs["behaviour_policy"] == policy.name
+        assert file.attrs["sac_env_steps"] == 60 and file.attrs["behaviour"] == "policy-checkpoint"
+    out.unlink()  # the policy alone: no --overwrite needed to roll it out into new data
+    main(["--task", "hopper-medium", "--policy-checkpoint", str(policy), "--transitions", "20", "--out", str(out)])
+    assert policy.read_bytes() == before and len(h5py.File(out, "r")["rewards"]) == 20
+
+
+def test_a_failed_overwrite_keeps_the_data_and_its_policy(tmp_path):
+    out = tmp_path / "hopper-medium.hdf5"
+    policy = _data_and_policy(out)
+    data, before = out.read_bytes(), policy.read_bytes()
+    other = tmp_path / "walker.policy.pt"
+    walker = get_task("walker2d-medium")
+    save_policy_file(other, make_actor(walker.obs_dim, walker.action_dim, (8,)), walker.name)
+    with pytest.raises(ValueError, match="trained on task 'walker2d-medium'"):
+        main(["--task", "hopper-medium", "--policy-checkpoint", str(other), "--out", str(out), "--overwrite"])
+    assert out.read_bytes() == data and policy.read_bytes() == before
+    # A successful overwrite by a behaviour without a policy removes the old data's policy.
+    main(["--task", "hopper-medium", "--behaviour", "random", "--transitions", "20", "--out", str(out), "--overwrite"])
+    assert not policy.exists() and len(h5py.File(out, "r")["rewards"]) == 20
+    assert sorted(p.name for p in tmp_path.glob("hopper-medium*")) == ["hopper-medium.hdf5"]

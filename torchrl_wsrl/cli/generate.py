@@ -337,7 +337,12 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument(
         "--out", type=Path, default=None, help="default: the data dir (torchrl_wsrl.data.sources)"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing data file and the behaviour policy beside it (.policy.pt) once "
+        "the new data is written; a policy rolled out with --policy-checkpoint is kept",
+    )
     parser.add_argument("--threads", type=positive_int, default=None, help="torch.set_num_threads")
     args = parser.parse_args(argv)
     if args.threads:
@@ -353,12 +358,16 @@ def main(argv: list[str] | None = None) -> Path:
         except ValueError as err:
             parser.error(f"--behaviour {behaviour}: {err}")
     out = args.out or generated_path(task)
-    policy_out = out.with_suffix(".policy.pt")
+    policy_out = out.with_suffix(".policy.pt")  # the behaviour policy beside its data
+    # Rolling out the policy file beside the data again (more transitions, another seed) keeps it.
+    rolls_out_policy_out = args.policy_checkpoint is not None and Path(args.policy_checkpoint).resolve() == policy_out.resolve()
     for path in (out, policy_out):
-        if path.exists() and not args.overwrite:
+        if path.exists() and not args.overwrite and not (path == policy_out and rolls_out_policy_out):
             parser.error(f"{path} exists; pass --overwrite to replace it (or --out elsewhere)")
-    if args.overwrite:
-        policy_out.unlink(missing_ok=True)
+    # A new SAC policy waits beside the old one until its data is written: a failed or killed
+    # generation leaves the old data and its policy as they were.
+    new_policy = policy_out.with_name(policy_out.name + ".new")
+    new_policy.unlink(missing_ok=True)
     if args.sac_overrides and behaviour not in SAC_BEHAVIOURS:
         parser.error(f"trainer overrides {args.sac_overrides} are for the SAC behaviours ({', '.join(SAC_BEHAVIOURS)}), not {behaviour!r}")
     try:
@@ -374,7 +383,7 @@ def main(argv: list[str] | None = None) -> Path:
             policy_checkpoint=args.policy_checkpoint,
             runs_root=args.runs_root,
             sac_overrides=args.sac_overrides,
-            policy_out=policy_out if behaviour in SAC_POLICY_BEHAVIOURS else None,
+            policy_out=new_policy if behaviour in SAC_POLICY_BEHAVIOURS else None,
         )
     except (ConfigError, HydraException) as err:  # the SAC run's config, before any work
         parser.error(f"the SAC run's config (--train-steps and --expert-train-steps set train.online_steps): {err}")
@@ -388,14 +397,17 @@ def main(argv: list[str] | None = None) -> Path:
         "train_steps": args.train_steps if behaviour in SAC_BEHAVIOURS else 0,
         **stats,
     }
-    if policy_out.exists():
-        policy = load_checkpoint(policy_out)
-        metadata.update(
-            behaviour_policy=policy_out.name,
-            sac_env_steps=policy["env_steps"],
-            sac_sampled_score=policy["sampled_score"],
-        )
+    behaviour_policy = new_policy if new_policy.exists() else policy_out if rolls_out_policy_out else None
+    if behaviour_policy is not None:
+        policy = load_checkpoint(behaviour_policy)
+        metadata["behaviour_policy"] = policy_out.name
+        if "env_steps" in policy:  # a policy file of this command (not any agent file)
+            metadata.update(sac_env_steps=policy["env_steps"], sac_sampled_score=policy["sampled_score"])
     path = write_d4rl_hdf5(out, data, overwrite=args.overwrite, metadata=metadata)
+    if new_policy.exists():
+        new_policy.replace(policy_out)
+    elif not rolls_out_policy_out:
+        policy_out.unlink(missing_ok=True)  # (--overwrite) the policy of the data just replaced
     print(
         f"wrote {len(data['rewards'])} transitions ({stats['episodes']} episodes, mean return "
         f"{stats['mean_episode_return']:.2f}, {100 * stats['terminal_share']:.0f}% ending in a "
