@@ -1,4 +1,5 @@
 import sys
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -36,6 +37,16 @@ def test_every_task_runs_through_torchrl(name):
         assert rollout["next", "is_success"].dtype == torch.bool
     else:
         assert "is_success" not in rollout.keys()
+
+
+@pytest.mark.parametrize("name", ["hopper-medium", "halfcheetah-medium-replay"])
+def test_the_float32_observations_raise_no_warning(name):
+    """MuJoCo's float64 observation space is cast to float32 without gymnasium's warning on
+    its infinite bounds; the cast space keeps them."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        env = make_gym_env(get_task(name))
+    assert env.observation_space.dtype == np.float32 and np.all(np.isinf(env.observation_space.low))
 
 
 @needs_robotics

@@ -3,6 +3,7 @@ its TorchRL wrapper."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import gymnasium as gym
@@ -64,7 +65,9 @@ def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gy
     if domain.observation_keys is not None:
         env = concat_dict_observation(env, domain.observation_keys)
     elif env.observation_space.dtype != np.float32:
-        env = gym.wrappers.DtypeObservation(env, np.float32)
+        with warnings.catch_warnings():  # gymnasium warns on casting any float64 bound, inf too
+            warnings.filterwarnings("ignore", message=".*Box (low|high)'s precision lowered", category=UserWarning)
+            env = gym.wrappers.DtypeObservation(env, np.float32)
     action_space = env.action_space
     if not (np.all(action_space.low == -1.0) and np.all(action_space.high == 1.0)):
         env = gym.wrappers.RescaleAction(env, -1.0, 1.0)
