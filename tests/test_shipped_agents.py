@@ -2,6 +2,7 @@
 with weights_only=True, plays at its recorded level, restores into the run that fine-tunes it,
 and is chosen by ``pretrained=``."""
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from tensordict import TensorDict
 from torchrl.envs.utils import ExplorationType, set_exploration_type
 
 from torchrl_wsrl.assets import ASSETS, shipped_agent_info, shipped_agent_path, shipped_agent_tasks
-from torchrl_wsrl.checkpoint import export_agent, load_checkpoint, load_policy
+from torchrl_wsrl.checkpoint import CheckpointMismatchError, export_agent, load_checkpoint, load_policy
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.envs import episode_score, get_task, make_env
 from torchrl_wsrl.training import Trainer
@@ -175,3 +176,14 @@ def test_a_config_saved_before_pretrained_existed_pre_trains():
         del cfg["pretrained"]
     plan = RunPlan.of(OmegaConf.create(OmegaConf.to_container(cfg)))
     assert plan.agent_source == "pre-training" and plan.pretrain
+
+
+def test_export_agent_names_what_it_expects(tmp_path):
+    """A run directory or an agent file given for the run checkpoint: the error says what to give."""
+    run = ROOT / "docs" / "results" / "pretraining" / "halfcheetah-medium-replay" / "run"
+    latest = max((run / "checkpoints").glob("checkpoint-*"))
+    with pytest.raises(CheckpointMismatchError, match=re.escape(f"this run's latest: {latest}")):
+        export_agent(run, tmp_path / "agent.pt")
+    with pytest.raises(CheckpointMismatchError, match="a file is an agent file already"):
+        export_agent(shipped_agent_path("halfcheetah-medium-replay"), tmp_path / "agent.pt")
+    assert not (tmp_path / "agent.pt").exists()

@@ -597,7 +597,13 @@ def export_agent(run_checkpoint: str | Path, path: str | Path, **metadata) -> Pa
     try:
         task = Checkpoint.manifest(run_checkpoint)["metadata"]["task"]
     except Exception as err:
-        raise CheckpointMismatchError(f"{run_checkpoint}: not a readable run checkpoint: {err}") from None
+        expected = "expected a folder RUN_DIR/checkpoints/checkpoint-<step>"
+        rotation = CheckpointRotation(run_checkpoint / "checkpoints", keep_last=1, prefix=CHECKPOINT_PREFIX)
+        if (run_checkpoint / "checkpoints").is_dir() and rotation.latest() is not None:  # a run directory
+            expected += f"; this run's latest: {rotation.latest()}"
+        elif run_checkpoint.is_file():
+            expected += "; a file is an agent file already, loaded as it is"
+        raise CheckpointMismatchError(f"{run_checkpoint}: not a readable run checkpoint ({expected}): {err}") from None
     states = RunCheckpoints(run_checkpoint.parent, keep_last=1, task=task).read(run_checkpoint)
     payload = {"loss": states["loss"], "optimizers": states["optimizers"], "task": task, **metadata}
     _check_finite(str(run_checkpoint), loss=payload["loss"], optimizers=payload["optimizers"])
