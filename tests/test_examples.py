@@ -17,9 +17,9 @@ SIZES = ("--num-critics", "2", "--hidden", "16")  # hopper: 11 observations, 3 a
 LOSSES = ("loss_qvalue", "loss_actor", "loss_alpha")
 
 
-def run_example(name: str, *args: str, cwd: Path) -> str:
+def run_example(name: str, *args: str, cwd: Path, sizes: tuple[str, ...] = SIZES) -> str:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    command = [sys.executable, str(EXAMPLES / name), *args, *SIZES]
+    command = [sys.executable, str(EXAMPLES / name), *args, *sizes]
     out = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     return out.stdout
@@ -115,3 +115,17 @@ def test_wsrl_over_a_torchrl_critic_and_prioritized_replay_trains_on_hopper(tmp_
     # The prioritized buffer where TorchRL's segment trees load; here (torchrl 0.14.1's C++
     # extension against torch 2.13.0) they do not, and the script says so.
     assert "replay: prioritized" in out.stdout or "prioritized sampler is unavailable here" in out.stdout
+
+
+def test_finetune_wsrl_starts_from_a_shipped_agent(tmp_path):
+    """An agent file of this package (here the shipped halfcheetah-medium-replay agent, the
+    paper's sizes) loads into the example's loss: before any update (warmup not complete) the
+    saved state is the agent's, entry for entry."""
+    from torchrl_wsrl.assets import shipped_agent_path
+
+    agent = shipped_agent_path("halfcheetah-medium-replay")
+    args = ("--env", "HalfCheetah-v5", "--checkpoint", str(agent), "--steps", "4", "--warmup-steps", "5", "--out", "wsrl.pt")
+    run_example("finetune_wsrl.py", *args, cwd=tmp_path, sizes=())
+    saved, shipped = torch.load(tmp_path / "wsrl.pt", weights_only=True), torch.load(agent, weights_only=True)["loss"]
+    assert saved.keys() <= shipped.keys() and "log_alpha" in saved
+    assert all(torch.equal(value, shipped[key]) for key, value in saved.items())

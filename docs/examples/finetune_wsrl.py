@@ -7,6 +7,8 @@ is followed by ``--utd-ratio`` critic steps (each with a ``SoftUpdate`` of the t
 and one actor and temperature step.
 
     python docs/examples/finetune_wsrl.py --checkpoint calql_pretrained.pt --steps 20000
+    python docs/examples/finetune_wsrl.py --env HalfCheetah-v5 \
+        --checkpoint torchrl_wsrl/assets/halfcheetah-medium-replay.agent.pt   # the shipped agent
 """
 import argparse
 from pathlib import Path
@@ -17,20 +19,26 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from torchrl.envs import Compose, DoubleToFloat, GymEnv, InitTracker, RewardSum, TransformedEnv
 from torchrl.objectives import SoftUpdate
 
+from torchrl_wsrl.cli.args import positive_int
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import WSRLLoss
 from torchrl_wsrl.replay import WarmupReplayTransform
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-parser.add_argument("--checkpoint", type=Path, help="a loss state_dict from pretrain_calql.py (default: from scratch)")
+parser.add_argument(
+    "--checkpoint",
+    type=Path,
+    help="a loss state_dict from pretrain_calql.py, or an agent file of this package (a shipped "
+    "agent, a run's pretrained.pt / final.pt) for the same --env (default: from scratch)",
+)
 parser.add_argument("--env", default="Hopper-v5", help="gymnasium id (its actions in [-1, 1])")
-parser.add_argument("--steps", type=int, default=20000, help="env steps, warmup included")
+parser.add_argument("--steps", type=positive_int, default=20000, help="env steps, warmup included")
 parser.add_argument("--warmup-steps", type=int, default=5000, help="env steps of the loaded policy before any update")
-parser.add_argument("--utd-ratio", type=int, default=4, help="critic steps per env step")
-parser.add_argument("--batch-size", type=int, default=256, help="transitions per gradient step")
-parser.add_argument("--num-critics", type=int, default=10, help="as in pre-training")
-parser.add_argument("--hidden", type=int, default=256, help="as in pre-training")
-parser.add_argument("--log-every", type=int, default=1000, help="env steps between printed losses")
+parser.add_argument("--utd-ratio", type=positive_int, default=4, help="critic steps per env step")
+parser.add_argument("--batch-size", type=positive_int, default=256, help="transitions per gradient step")
+parser.add_argument("--num-critics", type=positive_int, default=10, help="as in pre-training")
+parser.add_argument("--hidden", type=positive_int, default=256, help="as in pre-training")
+parser.add_argument("--log-every", type=positive_int, default=1000, help="env steps between printed losses")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", type=Path, default=Path("wsrl_finetuned.pt"), help="where the loss state_dict goes")
 args = parser.parse_args()
@@ -51,6 +59,7 @@ actor_optimizer = torch.optim.Adam(groups["actor"] + groups["alpha"], lr=1e-4)
 target_update = SoftUpdate(loss, tau=0.005)
 if args.checkpoint is not None:  # all of WSRL's entries; Cal-QL's own (its CQL weight) left out
     saved = torch.load(args.checkpoint, weights_only=True)
+    saved = saved.get("loss", saved)  # an agent file holds the loss state under "loss"
     loss.load_state_dict({key: value for key, value in saved.items() if key in loss.state_dict()})
 
 warmup = WarmupReplayTransform(args.warmup_steps)

@@ -16,6 +16,7 @@ from torchrl.data import LazyTensorStorage, ReplayBuffer
 from torchrl.objectives import SoftUpdate
 
 import torchrl_wsrl
+from torchrl_wsrl.cli.args import positive_int
 from torchrl_wsrl.data import DatasetSpec, load_d4rl_hdf5
 from torchrl_wsrl.modules import EnsembleQCritic, make_actor
 from torchrl_wsrl.objectives import CalQLLoss
@@ -26,13 +27,13 @@ LEARNING_RATES = {"critic": 3e-4, "actor": 1e-4, "alpha": 1e-4, "cql_alpha": 3e-
 
 parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 parser.add_argument("--dataset", type=Path, default=SHIPPED_DATA, help="D4RL-format HDF5 file")
-parser.add_argument("--steps", type=int, default=5000, help="gradient steps")
-parser.add_argument("--batch-size", type=int, default=256)
-parser.add_argument("--num-critics", type=int, default=10)
-parser.add_argument("--hidden", type=int, default=256, help="width of the two hidden layers")
+parser.add_argument("--steps", type=positive_int, default=5000, help="gradient steps")
+parser.add_argument("--batch-size", type=positive_int, default=256)
+parser.add_argument("--num-critics", type=positive_int, default=10)
+parser.add_argument("--hidden", type=positive_int, default=256, help="width of the two hidden layers")
 parser.add_argument("--cql-alpha", type=float, default=5.0, help="weight of the CQL regulariser")
 parser.add_argument("--gamma", type=float, default=0.99)
-parser.add_argument("--log-every", type=int, default=500, help="gradient steps between printed losses")
+parser.add_argument("--log-every", type=positive_int, default=500, help="gradient steps between printed losses")
 parser.add_argument("--seed", type=int, default=0)
 parser.add_argument("--out", type=Path, default=Path("calql_pretrained.pt"), help="where the loss state_dict goes")
 args = parser.parse_args()

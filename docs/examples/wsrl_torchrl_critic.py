@@ -33,6 +33,9 @@ parser.add_argument("--hidden", type=int, default=256)
 parser.add_argument("--log-every", type=int, default=500, help="env steps between printed losses")
 parser.add_argument("--seed", type=int, default=0)
 args = parser.parse_args()
+for flag in ("steps", "utd_ratio", "batch_size", "num_critics", "hidden", "log_every"):
+    if getattr(args, flag) < 1:
+        parser.error(f"argument --{flag.replace('_', '-')}: must be a positive integer, got {getattr(args, flag)}")
 torch.manual_seed(args.seed)
 
 env = w.make_env("hopper-medium", seed=args.seed)  # Hopper-v5, float32 observations, actions in [-1, 1]
