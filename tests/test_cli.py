@@ -1,7 +1,9 @@
 """The command line refuses bad runs before hydra writes anything, and never rewrites a run."""
 import os
+import signal
 import subprocess
 import sys
+import time
 
 from omegaconf import OmegaConf
 
@@ -114,3 +116,38 @@ def test_an_existing_sweep_directory_is_refused(tmp_path):
     out = train("-m", "profile=smoke", "seed=0,1", f"hydra.sweep.dir={sweep}")
     assert out.returncode != 0 and "exists" in out.stderr
     assert list(sweep.iterdir()) == []
+
+
+def test_ctrl_c_exits_with_the_command_that_goes_on(tmp_path):
+    """SIGINT during a run (here after its first run checkpoint): exit code 130, no traceback,
+    the resume command (``resume=`` itself: tests/test_resume.py)."""
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "torchrl_wsrl.train", "profile=smoke", "threads=1", f"hydra.run.dir={run_dir}"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 240
+    while not list((run_dir / "checkpoints").glob("checkpoint-*")) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130, stderr
+    assert "interrupted (Ctrl-C)" in stderr and f"wsrl-train resume={run_dir}" in stderr and "Traceback" not in stderr
+    assert not (run_dir / "summary.json").exists()
+
+
+def test_an_interrupt_in_a_critic_call_is_recognised():
+    """tensordict's ``to_module`` context turns a KeyboardInterrupt inside it into a
+    RuntimeError; the command still reports it as Ctrl-C, and only it."""
+    import torch
+    from tensordict import TensorDict
+
+    from torchrl_wsrl.cli.train import _interrupted
+
+    module = torch.nn.Linear(2, 2)
+    params = TensorDict.from_module(module)
+    try:
+        with params.to_module(module):
+            raise KeyboardInterrupt
+    except BaseException as err:  # noqa: BLE001  the error the interrupt became
+        masked = err
+    assert _interrupted(masked)  # a RuntimeError with tensordict 0.14, the KeyboardInterrupt once fixed
+    assert _interrupted(KeyboardInterrupt()) and not _interrupted(RuntimeError("shape mismatch"))

@@ -341,6 +341,12 @@ def _checkpoint(components: Mapping[str, Any]) -> Checkpoint:
     return checkpoint
 
 
+def latest_run_checkpoint(run_dir: str | Path) -> Path | None:
+    """The latest run checkpoint of run directory ``run_dir``
+    (``RUN_DIR/checkpoints/checkpoint-<step>``, the furthest along), or None."""
+    return CheckpointRotation(Path(run_dir) / "checkpoints", keep_last=1, prefix=CHECKPOINT_PREFIX).latest()
+
+
 class RunCheckpoints:
     """The rotating checkpoints of one run directory.
 
@@ -598,9 +604,9 @@ def export_agent(run_checkpoint: str | Path, path: str | Path, **metadata) -> Pa
         task = Checkpoint.manifest(run_checkpoint)["metadata"]["task"]
     except Exception as err:
         expected = "expected a folder RUN_DIR/checkpoints/checkpoint-<step>"
-        rotation = CheckpointRotation(run_checkpoint / "checkpoints", keep_last=1, prefix=CHECKPOINT_PREFIX)
-        if (run_checkpoint / "checkpoints").is_dir() and rotation.latest() is not None:  # a run directory
-            expected += f"; this run's latest: {rotation.latest()}"
+        latest = latest_run_checkpoint(run_checkpoint)  # a run directory given
+        if latest is not None:
+            expected += f"; this run's latest: {latest}"
         elif run_checkpoint.is_file():
             expected += "; a file is an agent file already, loaded as it is"
         raise CheckpointMismatchError(f"{run_checkpoint}: not a readable run checkpoint ({expected}): {err}") from None
