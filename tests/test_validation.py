@@ -213,6 +213,21 @@ def test_cuda_index_beyond_the_devices(monkeypatch):
     assert "device='cuda:3': this machine has 1 CUDA device(s)" in _problems("device=cuda:3")
 
 
+def test_cuda_only_settings_on_the_cpu_are_refused(monkeypatch):
+    """The Triton critic and TF32 on the CPU would run eager float32 under their names."""
+    pytest.importorskip("triton")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    message = _problems("device=cpu", "critic.backend=triton", "critic.precision=tf32")
+    assert "critic.backend='triton': runs its kernels on a CUDA device, got device='cpu'" in message
+    assert "critic.precision='tf32': is a mode of CUDA float32 matmuls" in message
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # the kernels on the CPU, as the tests run them
+    validate_config(_compose("device=cpu", "critic.backend=triton"))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.delenv("TRITON_INTERPRET")
+    validate_config(_compose("device=cuda", "critic.backend=triton", "critic.precision=tf32"))
+
+
 @pytest.mark.parametrize(
     "overrides, module, expected",
     [

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -343,8 +344,14 @@ def _check_device(c: _Checks) -> None:
             c.problem("device", value, "MPS is not available on this machine (torch.backends.mps.is_available() is false)")
     if c.get("update_step.cudagraphs") and (device is None or device.type != "cuda"):
         c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={fmt(value)}")
-    if c.get("critic.backend") == "triton" and not _importable("triton"):
-        c.problem("critic.backend", "triton", "needs Triton, but `import triton` fails")
+    on_cuda = device is not None and device.type == "cuda"
+    if c.get("critic.backend") == "triton":
+        if not _importable("triton"):
+            c.problem("critic.backend", "triton", "needs Triton, but `import triton` fails")
+        elif not on_cuda and os.environ.get("TRITON_INTERPRET") != "1":
+            c.problem("critic.backend", "triton", f"runs its kernels on a CUDA device, got device={fmt(value)} (TRITON_INTERPRET=1 runs them on the CPU: correctness only, slow)")
+    if c.get("critic.precision") == "tf32" and not on_cuda:
+        c.problem("critic.precision", "tf32", f"is a mode of CUDA float32 matmuls: on device={fmt(value)} it would change nothing (fp32, or bf16)")
 
 
 def _check_run_management(c: _Checks) -> None:
