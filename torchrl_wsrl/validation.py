@@ -342,9 +342,9 @@ def _check_device(c: _Checks) -> None:
             c.problem("device", value, f"this machine has {torch.cuda.device_count()} CUDA device(s)")
         elif device.type == "mps" and not torch.backends.mps.is_available():
             c.problem("device", value, "MPS is not available on this machine (torch.backends.mps.is_available() is false)")
-    if c.get("update_step.cudagraphs") and (device is None or device.type != "cuda"):
-        c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={fmt(value)}")
     on_cuda = device is not None and device.type == "cuda"
+    if c.get("update_step.cudagraphs") and not on_cuda:
+        c.problem("update_step.cudagraphs", True, f"needs a CUDA device, got device={fmt(value)}")
     if c.get("critic.backend") == "triton":
         if not _importable("triton"):
             c.problem("critic.backend", "triton", "needs Triton, but `import triton` fails")
