@@ -29,10 +29,10 @@ SCRATCH_ROWS = [("online", 100, 5.0, 1.0, 1.0), ("online", 200, 7.0, 2.0, 2.0), 
 SEED_SHIFT = {0: 0.0, 1: 10.0, 2: 30.0}
 
 
-def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", online_steps=300, malformed=None, updates_from=None):
+def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", online_steps=300, malformed=None, updates_from=None, finished=True):
     """A run directory as the trainer leaves it: online gradient steps at UTD 4 from env step
     ``updates_from`` (default: the end of the warmup, or 0). ``malformed``: ``(column, value)``
-    written into the first row."""
+    written into the first row. ``finished``: with the ``summary.json`` of a run that ended."""
     if updates_from is None:
         updates_from = WARMUP if warmup else 0
     run_dir.mkdir(parents=True)
@@ -54,6 +54,8 @@ def write_run(run_dir, *, algo, seed, rows, warmup=True, task="hopper-medium", o
             if malformed and i == 0:
                 row[malformed[0]] = malformed[1]
             writer.writerow(row)
+    if finished:
+        (run_dir / "summary.json").write_text("{}")
     return run_dir
 
 
@@ -310,3 +312,21 @@ def test_a_two_setting_two_seed_sweep_reports_one_iqm_row_per_setting(tmp_path):
         "| wsrl critic.head=shared | 2 | 55.0 [50.0, 60.0]† | 55.0 |",
     ]
     assert "† from fewer than 3 runs per task" in text
+
+
+def test_an_unfinished_run_is_marked_and_counts_only_where_it_got(tmp_path):
+    """A run without summary.json (killed at env step 200 of 300): its last evaluation stands
+    as its "final", marked, and it is left out at env steps it has not reached."""
+    root = tmp_path / "runs"
+    for seed in SEED_SHIFT:
+        rows = PRETRAINED_ROWS[:5] if seed == 2 else PRETRAINED_ROWS
+        write_run(root / f"seed{seed}", algo="wsrl", seed=seed, rows=rows, finished=seed != 2)
+    runs = find_runs([root])
+    assert [r.finished for r in runs] == [True, True, False] and runs[2].last_env_step == 200
+    assert runs[2].score_at(200) == 20.0 + 30.0 and runs[2].score_at(300) is None
+    table = score_table(group_runs(runs), [200, 300])
+    # env step 300: seeds 0 and 1 only, 50 and 60.
+    assert "| wsrl | 3 (1 unfinished) | " in table and "| 55.0 ± 5.0 (n=2) |" in table
+    scores = write_report([root], tmp_path / "report")["scores.md"].read_text()
+    assert "**1 of 3 runs has not finished**" in scores
+    assert "runs/seed2: last evaluation at 200 of 300 env steps" in scores

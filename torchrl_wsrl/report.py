@@ -88,6 +88,12 @@ class Run:
     final: float
     wall_time_s: float  # at the last evaluation, since the trainer started
     timeline: dict[str, dict[int, float]]
+    finished: bool = True  # it wrote summary.json; else killed, diverged or still running
+
+    @property
+    def last_env_step(self) -> int:
+        """Online env steps at its last evaluation."""
+        return max(self.timeline["score"])
 
     @property
     def group(self) -> tuple[str, str]:
@@ -95,7 +101,10 @@ class Run:
 
     def score_at(self, env_step: int) -> float | None:
         """Score of the last evaluation at or before ``env_step`` online env steps (``None``
-        if the run has none: no pre-training and ``env_step`` before its first evaluation)."""
+        if the run has none: no pre-training and ``env_step`` before its first evaluation, or
+        an unfinished run that has not reached ``env_step``)."""
+        if not self.finished and env_step > self.last_env_step:
+            return None
         steps = [s for s in self.timeline["score"] if s <= env_step]
         return self.timeline["score"][max(steps)] if steps else None
 
@@ -103,11 +112,14 @@ class Run:
         """Lowest score of the evaluations in the first ``fraction`` of the online updates: env
         steps ``(u, u + fraction * (online_steps - u)]`` with ``u = updates_from``, so that env
         steps that update nothing (a warmup, or ``calql_online`` filling its first batch with
-        whole episodes) never fill the window. ``None`` if no evaluation falls in it. How far
+        whole episodes) never fill the window. ``None`` if no evaluation falls in it, or if the
+        run has not finished and not yet passed the window. How far
         the policy falls when online updates start (WSRL Sec. 5; WSRL doc, "What the paper
         reports")."""
         start = self.updates_from
         end = start + fraction * (self.online_steps - start)
+        if not self.finished and self.last_env_step < end:  # its window is not over yet
+            return None
         scores = [v for s, v in self.timeline["score"].items() if start < s <= end]
         return min(scores) if scores else None
 
@@ -203,6 +215,7 @@ def load_run(run_dir: str | os.PathLike) -> Run:
         final=rows[-1]["score"],
         wall_time_s=rows[-1]["wall_time_s"],
         timeline=timeline,
+        finished=(run_dir / "summary.json").is_file(),
     )
 
 
@@ -323,7 +336,7 @@ def dip_table(groups: dict[str, list[Run]], fraction: float = DIP_FRACTION) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for label, runs in groups.items():
         start = [r.score_at(r.updates_from) for r in runs]
-        cells = [label, str(len(runs)), cell(start), cell([r.dip(fraction) for r in runs]), cell([r.final for r in runs])]
+        cells = [label, _n_cell(runs), cell(start), cell([r.dip(fraction) for r in runs]), cell([r.final for r in runs])]
         lines.append("| " + " | ".join(cells) + " |")
     if any(few):
         lines += ["", f"† a 95% bootstrap interval over fewer than {MIN_SEEDS} seeds: it says little."]
@@ -376,7 +389,7 @@ def iqm_table(groups: dict[str, list[Run]]) -> str:
         mark = "†" if min(x.size for x in by_task) < MIN_SEEDS else ""
         few = few or bool(mark)
         interval = "" if math.isnan(lo) else f" [{lo:.1f}, {hi:.1f}]"
-        lines.append(f"| {label} | {pooled.size} | {iqm(pooled):.1f}{interval}{mark} | {pooled.mean():.1f} |")
+        lines.append(f"| {label} | {_n_cell(runs)} | {iqm(pooled):.1f}{interval}{mark} | {pooled.mean():.1f} |")
     if few:
         lines += ["", f"† from fewer than {MIN_SEEDS} runs per task: the interval says little."]
     return "\n".join(lines) + "\n"
@@ -430,6 +443,28 @@ def aggregate(runs: list[Run], column: str) -> tuple[np.ndarray, np.ndarray, np.
     return np.array(steps, dtype=int), np.array([m for m, _, _ in stats]), np.array([e for _, e, _ in stats])
 
 
+def _n_cell(runs: list[Run]) -> str:
+    """The runs of a row, with how many have not finished (their "final": the last evaluation)."""
+    unfinished = sum(not r.finished for r in runs)
+    return f"{len(runs)} ({unfinished} unfinished)" if unfinished else str(len(runs))
+
+
+def _unfinished_note(runs: list[Run], out: Path) -> str:
+    """A paragraph naming the runs without ``summary.json``, or ``""``."""
+    unfinished = [r for r in runs if not r.finished]
+    if not unfinished:
+        return ""
+    listed = "".join(
+        f"- {os.path.relpath(r.path, out.resolve())}: last evaluation at {r.last_env_step:,} of {r.online_steps:,} env steps\n"
+        for r in unfinished
+    )
+    return (
+        f"**{len(unfinished)} of {len(runs)} runs {'has' if len(unfinished) == 1 else 'have'} not finished** (no summary.json: killed, diverged "
+        "or still running). Their \"final\" is their last evaluation, and they count at an env "
+        "step only once they have reached it:\n" + listed + "\n"
+    )
+
+
 def _cell(values: list[float | None], n_runs: int) -> str:
     mean, se, n = mean_se(values)
     if n == 0:
@@ -449,7 +484,7 @@ def score_table(groups: dict[str, list[Run]], steps: list[int] = ()) -> str:
         n = len(runs)
         cells = [
             label,
-            str(n),
+            _n_cell(runs),
             _cell([r.after_pretraining for r in runs], n),
             _cell([r.after_warmup for r in runs], n),
             *(_cell([r.score_at(s) for r in runs], n) for s in steps),
@@ -548,6 +583,7 @@ def write_report(paths: list[str | os.PathLike], out: str | os.PathLike | None =
         "evaluation at or before N online env steps (warmup included; env step 0 is the end of "
         "pre-training). Final: each run's last evaluation. Wall time: from the start of the run to "
         "its last evaluation.\n\n"
+        + _unfinished_note(runs, out)
         + score_table(groups, steps)
         + "\nThe final score, robustly (the interquartile mean over runs, tasks stratified; Agarwal et al. 2021):\n\n"
         + iqm_table(groups)

@@ -6,6 +6,9 @@ algorithm and by every setting they sweep, over seeds (:mod:`torchrl_wsrl.report
 
 Writes ``scores.md`` (scores after pre-training, after the warmup, at the given env steps and at
 the end; the dip after the first updates), ``score_curves.png`` and ``q_diagnostics.png``.
+A run without ``summary.json`` (killed, diverged or still running) is named in ``scores.md``
+and counted in each row's ``n``; its "final" is its last evaluation, and it counts at an env
+step only once it has reached it.
 """
 from __future__ import annotations
 
