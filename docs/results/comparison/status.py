@@ -24,11 +24,11 @@ def row(run: Path) -> str:
     score = r.timeline["score"]
     # the evaluation noise is not a report column; later rows win, as in Run.timeline
     std = {int(m["env_step"]): float(m["score_std"]) for m in read_metrics(run / "metrics.csv") if m["score_std"]}
-    last = max(score)
+    last = r.last_env_step
     dip = r.dip()
     dip_step = next((s for s, v in score.items() if v == dip and s > r.updates_from), None)
     at = lambda step: f"{score[step]:.1f}" if step in score else ""  # noqa: E731
-    if (run / "summary.json").exists():
+    if r.finished:
         end, wall = f"**{score[last]:.1f} +- {std[last]:.1f}**", f"{r.wall_time_s / 60:.0f} min"
     else:
         end, wall = f"(at {last:,}: {score[last]:.1f})", "unfinished"
