@@ -1,10 +1,15 @@
 """wsrl-compare: one pre-training per seed, every algorithm fine-tuned from it."""
+import signal
+import threading
+import time
+from pathlib import Path
+
 import pytest
 from hydra.errors import HydraException
 
 from test_algos import _tiny_hopper_dataset
 
-from torchrl_wsrl.cli.compare import check_jobs, main, plan
+from torchrl_wsrl.cli.compare import _interrupted, _run_all, check_jobs, main, plan
 from torchrl_wsrl.report import find_runs
 
 
@@ -87,3 +92,31 @@ def test_a_finished_run_is_one_line_of_scores():
 
     line = _scores({"after_pretraining": 42.14, "after_pretraining_std": 6.1, "after_warmup": None, "final": 10.7, "final_std": 8.4, "wall_times_s": {"total": 535.0}})
     assert line == "after pre-training 42.1 +- 6.1, after warmup n/a, end 10.7 +- 8.4 (8.9 min)"
+
+
+def _mark_and_sleep(overrides, run_dir):
+    """A stand-in run (in a spawned worker): marks that it started, then takes a second."""
+    Path(run_dir).mkdir()
+    time.sleep(1.0)
+    (Path(run_dir) / "summary.json").write_text("{}")
+    return {}
+
+
+def test_ctrl_c_starts_no_further_run(tmp_path):
+    """Ctrl-C while the first of four runs is under way (one worker): it ends, no other run
+    starts, the interrupt reaches the caller, which names what is left."""
+    jobs = [([], tmp_path / f"run{i}") for i in range(4)]
+
+    def interrupt_once_the_first_run_started():
+        while not (tmp_path / "run0").exists():
+            time.sleep(0.05)
+        signal.raise_signal(signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_the_first_run_started, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        _run_all(jobs, 1, run=_mark_and_sleep)
+    assert (tmp_path / "run0" / "summary.json").is_file()  # the run under way went on to its end here
+    assert not any((tmp_path / f"run{i}").exists() for i in (1, 2, 3))
+    message = _interrupted(jobs, tmp_path)
+    assert f"no report written; the runs are under {tmp_path}" in message
+    assert "3 of the 4 runs have no checkpoint" in message

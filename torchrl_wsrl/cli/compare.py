@@ -20,7 +20,8 @@ task's shipped agent), fine-tune every algorithm from that same agent, then writ
 Runs go to ``--runs-root/<task>/<time>/{pretrain,<algo>}/seed<k>/``, ``--jobs`` at a time,
 each on one thread (give ``--jobs`` at most the free cores). Every job's run config is
 validated before the first run starts. Nothing existing is overwritten: ``--out`` must not
-hold a report yet.
+hold a report yet. Ctrl-C starts no further run, and lists the runs that go on with
+``wsrl-train resume=RUN_DIR`` (exit code 130).
 """
 from __future__ import annotations
 
@@ -30,13 +31,14 @@ import shutil
 import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from datetime import datetime
 from multiprocessing import get_context
 from pathlib import Path
 
 from hydra.errors import HydraException
 
+from torchrl_wsrl.checkpoint import latest_run_checkpoint
 from torchrl_wsrl.cli.args import int_list, positive_int
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.conf.plan import RunPlan
@@ -101,12 +103,36 @@ def check_jobs(jobs: list, root: Path) -> None:
         raise ConfigError(problems)
 
 
-def _run_all(jobs: list, workers: int) -> None:
-    # spawn: a fresh interpreter per worker, no forked torch / MuJoCo state.
+def _run_all(jobs: list, workers: int, run=run_one) -> None:
+    """``run(overrides, run_dir)`` of every job, ``workers`` at a time, each worker a fresh
+    interpreter (spawn: no forked torch / MuJoCo state). A job is handed to the pool only when
+    a worker is free, so that after Ctrl-C no further run starts: the command ends once the
+    runs under way have stopped (they get the interrupt too).
+
+    Raises:
+        KeyboardInterrupt: Ctrl-C. Any error of a run, as it raised it.
+    """
+    queue = list(jobs)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(run_one, overrides, str(run_dir)) for overrides, run_dir in jobs]
-        for (overrides, run_dir), future in zip(jobs, futures):
-            print(f"done {run_dir}: {_scores(future.result())}", flush=True)
+        running = {}
+        while queue or running:
+            while queue and len(running) < workers:
+                overrides, run_dir = queue.pop(0)
+                running[pool.submit(run, overrides, str(run_dir))] = run_dir
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                print(f"done {running.pop(future)}: {_scores(future.result())}", flush=True)
+
+
+def _interrupted(jobs: list, root: Path) -> str:
+    """What Ctrl-C left: the runs that go on from a run checkpoint, and where the runs are."""
+    unfinished = [run_dir for _, run_dir in jobs if not (run_dir / "summary.json").exists()]
+    resumable = [run_dir for run_dir in unfinished if latest_run_checkpoint(run_dir) is not None]
+    lines = [f"interrupted (Ctrl-C): no report written; the runs are under {root}."]
+    if resumable:
+        lines += ["These go on from their latest run checkpoint:", *(f"  wsrl-train resume={d}" for d in resumable)]
+    lines.append(f"{len(unfinished) - len(resumable)} of the {len(jobs)} runs have no checkpoint (not started, or stopped before their first).")
+    return "\n".join(lines)
 
 
 def _scores(summary: dict) -> str:
@@ -162,8 +188,12 @@ def main(argv: list[str] | None = None) -> Path:
         parser.error(str(error))
 
     tic = time.perf_counter()
-    _run_all(pretrain, args.jobs)
-    _run_all(finetune, args.jobs)
+    try:
+        _run_all(pretrain, args.jobs)
+        _run_all(finetune, args.jobs)
+    except KeyboardInterrupt:
+        print("\n" + _interrupted([*pretrain, *finetune], root), file=sys.stderr)
+        sys.exit(130)  # the shell's code for a process ended by SIGINT
     wall = time.perf_counter() - tic
 
     copies = args.out / "runs"
