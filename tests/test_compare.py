@@ -9,7 +9,7 @@ from hydra.errors import HydraException
 
 from test_algos import _tiny_hopper_dataset
 
-from torchrl_wsrl.cli.compare import _interrupted, _run_all, check_jobs, main, plan
+from torchrl_wsrl.cli.compare import _interrupted_message, _run_all, check_jobs, main, plan
 from torchrl_wsrl.report import find_runs
 
 
@@ -117,6 +117,6 @@ def test_ctrl_c_starts_no_further_run(tmp_path):
         _run_all(jobs, 1, run=_mark_and_sleep)
     assert (tmp_path / "run0" / "summary.json").is_file()  # the run under way went on to its end here
     assert not any((tmp_path / f"run{i}").exists() for i in (1, 2, 3))
-    message = _interrupted(jobs, tmp_path)
+    message = _interrupted_message(jobs, tmp_path)
     assert f"no report written; the runs are under {tmp_path}" in message
     assert "3 of the 4 runs have no checkpoint" in message

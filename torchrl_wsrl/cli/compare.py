@@ -124,7 +124,7 @@ def _run_all(jobs: list, workers: int, run=run_one) -> None:
                 print(f"done {running.pop(future)}: {_scores(future.result())}", flush=True)
 
 
-def _interrupted(jobs: list, root: Path) -> str:
+def _interrupted_message(jobs: list, root: Path) -> str:
     """What Ctrl-C left: the runs that go on from a run checkpoint, and where the runs are."""
     unfinished = [run_dir for _, run_dir in jobs if not (run_dir / "summary.json").exists()]
     resumable = [run_dir for run_dir in unfinished if latest_run_checkpoint(run_dir) is not None]
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> Path:
         _run_all(pretrain, args.jobs)
         _run_all(finetune, args.jobs)
     except KeyboardInterrupt:
-        print("\n" + _interrupted([*pretrain, *finetune], root), file=sys.stderr)
+        print("\n" + _interrupted_message([*pretrain, *finetune], root), file=sys.stderr)
         sys.exit(130)  # the shell's code for a process ended by SIGINT
     wall = time.perf_counter() - tic
 
