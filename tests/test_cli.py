@@ -140,7 +140,7 @@ def test_an_interrupt_in_a_critic_call_is_recognised():
     import torch
     from tensordict import TensorDict
 
-    from torchrl_wsrl.cli.train import _interrupted
+    from torchrl_wsrl.cli.interrupt import interrupted
 
     module = torch.nn.Linear(2, 2)
     params = TensorDict.from_module(module)
@@ -149,5 +149,5 @@ def test_an_interrupt_in_a_critic_call_is_recognised():
             raise KeyboardInterrupt
     except BaseException as err:  # noqa: BLE001  the error the interrupt became
         masked = err
-    assert _interrupted(masked)  # a RuntimeError with tensordict 0.14, the KeyboardInterrupt once fixed
-    assert _interrupted(KeyboardInterrupt()) and not _interrupted(RuntimeError("shape mismatch"))
+    assert interrupted(masked)  # a RuntimeError with tensordict 0.14, the KeyboardInterrupt once fixed
+    assert interrupted(KeyboardInterrupt()) and not interrupted(RuntimeError("shape mismatch"))

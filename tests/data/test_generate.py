@@ -273,3 +273,45 @@ def test_a_failed_overwrite_keeps_the_data_and_its_policy(tmp_path):
     main(["--task", "hopper-medium", "--behaviour", "random", "--transitions", "20", "--out", str(out), "--overwrite"])
     assert not policy.exists() and len(h5py.File(out, "r")["rewards"]) == 20
     assert sorted(p.name for p in tmp_path.glob("hopper-medium*")) == ["hopper-medium.hdf5"]
+
+
+@pytest.mark.parametrize("masked", [False, True], ids=["KeyboardInterrupt", "masked-by-tensordict"])
+def test_ctrl_c_exits_130_and_keeps_the_data_and_its_policy(tmp_path, monkeypatch, capsys, masked):
+    """Ctrl-C once the SAC run has staged its new policy (``.policy.pt.new``): exit code 130, no
+    traceback, the old data and policy as they were, the staged policy removed, and where the
+    SAC run is. ``masked``: the RuntimeError tensordict's ``to_module`` raises in its place."""
+    import torchrl_wsrl.cli.generate as cli
+
+    out = tmp_path / "hopper-medium.hdf5"
+    policy = _data_and_policy(out)
+    data, before = out.read_bytes(), policy.read_bytes()
+
+    def interrupted_sac_run(task, behaviour, *, policy_out, **_):
+        save_policy_file(policy_out, make_actor(task.obs_dim, task.action_dim, (8,)), task.name)
+        if not masked:
+            raise KeyboardInterrupt
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("Converting a tensordict to boolean value is not permitted") from None
+
+    monkeypatch.setattr(cli, "generate", interrupted_sac_run)
+    with pytest.raises(SystemExit) as exit_:
+        main(["--task", "hopper-medium", "--behaviour", "medium", "--out", str(out), "--overwrite", "--runs-root", str(tmp_path / "runs")])
+    assert exit_.value.code == 130
+    stderr = capsys.readouterr().err
+    assert "interrupted (Ctrl-C)" in stderr and f"{out} and {policy} kept as they were" in stderr
+    assert str(tmp_path / "runs" / "hopper-medium" / "sac") in stderr
+    assert out.read_bytes() == data and policy.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.glob("hopper-medium*")) == ["hopper-medium.hdf5", "hopper-medium.policy.pt"]
+
+
+def test_an_error_that_is_not_ctrl_c_still_raises(tmp_path, monkeypatch):
+    import torchrl_wsrl.cli.generate as cli
+
+    def failing(*_, **__):
+        raise RuntimeError("shape mismatch")
+
+    monkeypatch.setattr(cli, "generate", failing)
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        main(["--task", "hopper-medium", "--behaviour", "random", "--out", str(tmp_path / "x.hdf5")])

@@ -40,6 +40,7 @@ from hydra.errors import HydraException
 
 from torchrl_wsrl.checkpoint import latest_run_checkpoint
 from torchrl_wsrl.cli.args import int_list, positive_int
+from torchrl_wsrl.cli.interrupt import INTERRUPTED_EXIT_CODE
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.report import REPORT_FILES, write_report
@@ -193,7 +194,7 @@ def main(argv: list[str] | None = None) -> Path:
         _run_all(finetune, args.jobs)
     except KeyboardInterrupt:
         print("\n" + _interrupted_message([*pretrain, *finetune], root), file=sys.stderr)
-        sys.exit(130)  # the shell's code for a process ended by SIGINT
+        sys.exit(INTERRUPTED_EXIT_CODE)
     wall = time.perf_counter() - tic
 
     copies = args.out / "runs"

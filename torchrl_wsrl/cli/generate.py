@@ -36,6 +36,7 @@ docs/tasks.md.
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -49,6 +50,7 @@ from tqdm.auto import tqdm
 
 from torchrl_wsrl.checkpoint import load_checkpoint, load_policy_actor, save_policy_file
 from torchrl_wsrl.cli.args import positive_int
+from torchrl_wsrl.cli.interrupt import INTERRUPTED_EXIT_CODE, interrupted
 from torchrl_wsrl.collectors import make_collector
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.d4rl import write_d4rl_hdf5
@@ -293,6 +295,17 @@ def summary(data: dict[str, np.ndarray]) -> dict[str, float]:
     }
 
 
+def _nothing_written(out: Path, policy_out: Path, sac_runs: Path | None) -> str:
+    """What an interrupted generation leaves: no data file written, an existing one and its
+    policy as they were, and, for a SAC behaviour, where its SAC run (metrics, run checkpoints)
+    is."""
+    kept = [str(path) for path in (out, policy_out) if path.exists()]
+    message = f"No data was written; {' and '.join(kept)} kept as they were." if kept else f"No data was written to {out}."
+    if sac_runs is not None:
+        message += f" The SAC run's directory (metrics, run checkpoints) is under {sac_runs}."
+    return message
+
+
 def main(argv: list[str] | None = None) -> Path:
     parser = argparse.ArgumentParser(
         prog="wsrl-generate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -387,6 +400,13 @@ def main(argv: list[str] | None = None) -> Path:
         )
     except (ConfigError, HydraException) as err:  # the SAC run's config, before any work
         parser.error(f"the SAC run's config (--train-steps and --expert-train-steps set train.online_steps): {err}")
+    except (KeyboardInterrupt, RuntimeError) as err:
+        if not interrupted(err):
+            raise
+        new_policy.unlink(missing_ok=True)
+        sac_runs = args.runs_root / task.name / "sac" if args.policy_checkpoint is None and behaviour in SAC_BEHAVIOURS else None
+        print(f"\ninterrupted (Ctrl-C). {_nothing_written(out, policy_out, sac_runs)}", file=sys.stderr)
+        sys.exit(INTERRUPTED_EXIT_CODE)
     stats = summary(data)
     metadata = {
         "task": task.name,

@@ -28,6 +28,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 import torchrl_wsrl.conf  # noqa: F401  stores the task group for hydra.main (its file:// search path imports nothing)
 from torchrl_wsrl.checkpoint import CheckpointMismatchError, latest_run_checkpoint
+from torchrl_wsrl.cli.interrupt import INTERRUPTED_EXIT_CODE, interrupted
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.data.transitions import DatasetError
 from torchrl_wsrl.metrics import DivergenceError
@@ -72,20 +73,12 @@ def main(cfg: DictConfig) -> float | None:
     except OSError as err:  # the disk the run writes to (full, read-only, gone)
         sys.exit(f"OSError: {err}\nrun directory (the checkpoints written before kept): {run_dir}")
     except (KeyboardInterrupt, RuntimeError) as err:
-        if not _interrupted(err):
+        if not interrupted(err):
             raise
         print(f"\ninterrupted (Ctrl-C). {_how_to_go_on(run_dir)}", file=sys.stderr)
-        sys.exit(130)  # the shell's code for a process ended by SIGINT
+        sys.exit(INTERRUPTED_EXIT_CODE)
     print(f"\nrun directory: {run_dir}\n{summary.table()}")
     return summary.final
-
-
-def _interrupted(err: BaseException) -> bool:
-    """Ctrl-C: a ``KeyboardInterrupt``, or the ``RuntimeError`` ("Converting a tensordict to
-    boolean value") that tensordict's ``to_module`` context raises in its place when the
-    interrupt lands in a critic call (its ``__exit__`` returns a TensorDict for an exit by
-    anything but an ``Exception``, and Python tests that for truth; tensordict 0.14)."""
-    return isinstance(err, KeyboardInterrupt) or isinstance(err.__context__, KeyboardInterrupt)
 
 
 def _how_to_go_on(run_dir: Path) -> str:
