@@ -30,7 +30,8 @@ Behaviours (the task's ``behaviour`` unless ``--behaviour`` is given), after D4R
 Files carry root attributes ``task``, ``env_id`` (their observations are that env's, see
 :mod:`torchrl_wsrl.data.layouts`), ``behaviour``, ``seed``, ``episodes`` and
 ``mean_episode_return``. What each behaviour stands for against the paper's data:
-docs/tasks.md.
+docs/tasks.md. A file is written only whole: a failed or interrupted run (Ctrl-C exits with code
+130) leaves an existing file and its policy as they were.
 """
 
 from __future__ import annotations
