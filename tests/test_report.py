@@ -174,11 +174,17 @@ def test_error_names_the_file_line_and_column(tmp_path, malformed, message):
     assert str(run / "metrics.csv") in str(error.value)
 
 
-def test_error_for_a_missing_column_or_config(tmp_path):
+def test_error_for_a_missing_column_or_a_missing_or_malformed_config(tmp_path):
     run = write_run(tmp_path / "run", algo="wsrl", seed=0, rows=PRETRAINED_ROWS)
     text = (run / "metrics.csv").read_text()
     (run / "metrics.csv").write_text(text.replace("q_online", "q_live", 1))
     with pytest.raises(ReportError, match=r"metrics.csv: missing column\(s\) \['q_online'\]"):
+        find_runs([run])
+    (run / "config.yaml").write_text("algo: [wsrl\n")
+    with pytest.raises(ReportError, match=r"config.yaml: not valid YAML \(while parsing"):
+        find_runs([run])
+    (run / "config.yaml").write_text("- wsrl\n")
+    with pytest.raises(ReportError, match="config.yaml: holds a list, not a mapping"):
         find_runs([run])
     (run / "config.yaml").unlink()
     with pytest.raises(ReportError, match="no config.yaml"):

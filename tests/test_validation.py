@@ -127,6 +127,19 @@ def test_bad_input_is_reported(case, tmp_path):
         assert part.format(**fill) in message, message
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [("task: [\n", "is not valid YAML (while parsing a flow node"), ("- seed\n", "holds a list, not a mapping"), ("", "is empty")],
+    ids=["not_yaml", "a_list", "empty"],
+)
+def test_resume_of_a_run_whose_config_yaml_cannot_be_read(tmp_path, text, expected):
+    """A hand-edited or truncated config.yaml: one line naming the file, before any work."""
+    (tmp_path / "checkpoints").mkdir()
+    (tmp_path / "config.yaml").write_text(text)
+    message = _problems(f"++resume='{tmp_path}'")
+    assert f"resume='{tmp_path}': {tmp_path / 'config.yaml'} {expected}" in message, message
+
+
 # Values the schema's types refuse: (key, value on the command line, value in a saved
 # config.yaml, what the one line says). Hydra refuses them while it composes, and
 # explain_compose_error names the key and what it takes; validate_config refuses them in a run's
@@ -242,7 +255,7 @@ def test_optional_packages_must_import(monkeypatch, overrides, module, expected)
 
 
 def test_run_management_keys_that_are_valid(tmp_path):
-    (tmp_path / "config.yaml").touch()
+    (tmp_path / "config.yaml").write_text("seed: 0\n")  # a run's config.yaml (its keys are checked once it is read)
     (tmp_path / "checkpoints").mkdir()
     validate_config(_compose(
         "++checkpoint.pretrain_every=1000", "++checkpoint.online_every=500", "++checkpoint.keep_last=2",

@@ -39,7 +39,8 @@ from pathlib import Path
 import matplotlib
 import numpy as np
 import scipy.stats
-from omegaconf import OmegaConf
+import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from torchrl_wsrl.metrics import PROBE_COLUMNS, Q_EVALUATION_COLUMNS
 from torchrl_wsrl.plotting import read_metrics
@@ -185,13 +186,20 @@ def load_run(run_dir: str | os.PathLike) -> Run:
 
     Raises:
         ReportError: a file is missing, ``metrics.csv`` is malformed (the message names the
-            file, line and column) or ``config.yaml`` lacks one of ``CONFIG_KEYS``.
+            file, line and column), ``config.yaml`` is not a YAML mapping or lacks one of
+            ``CONFIG_KEYS``.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / "config.yaml"
     if not config_path.is_file():
         raise ReportError(f"{run_dir}: has a metrics.csv but no config.yaml")
-    config = _flatten(OmegaConf.to_container(OmegaConf.load(config_path)))
+    try:
+        config = OmegaConf.load(config_path)
+    except yaml.YAMLError as err:
+        raise ReportError(f"{config_path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if not isinstance(config, DictConfig):
+        raise ReportError(f"{config_path}: holds a list, not a mapping of config keys")
+    config = _flatten(OmegaConf.to_container(config))
     missing = [k for k in CONFIG_KEYS if k not in config]
     if missing:
         raise ReportError(f"{config_path}: missing key(s) {missing}")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from torchrl_wsrl.assets import shipped_agent_info, shipped_agent_tasks
@@ -369,9 +370,25 @@ def _check_run_management(c: _Checks) -> None:
                                          ("checkpoints/", (Path(resume) / "checkpoints").is_dir())) if not ok]
         if missing:
             c.problem("resume", resume, f"not a run directory: it holds no {' and no '.join(missing)}")
+        elif (unreadable := _unreadable_run_config(Path(resume) / "config.yaml")) is not None:
+            c.problem("resume", resume, unreadable)
         elif (Path(resume) / "summary.json").is_file():  # resuming would rewrite its records
             c.problem("resume", resume, f"the run has finished (summary.json): nothing to resume; to fine-tune its agent further: "
                       f"pretrained_checkpoint={Path(resume) / 'final.pt'}")
+
+
+def _unreadable_run_config(path: Path) -> str | None:
+    """Why a run's ``config.yaml`` cannot be read back as its config (not YAML, or not a mapping
+    of config keys), or None. Its keys and values are checked like any config once read."""
+    try:
+        config = OmegaConf.load(path)
+    except yaml.YAMLError as err:
+        return f"{path} is not valid YAML ({' '.join(str(err).split())})"
+    if not isinstance(config, DictConfig):
+        return f"{path} holds a list, not a mapping of config keys"
+    if not config:
+        return f"{path} is empty"
+    return None
 
 
 CHECKS = (_check_schema, _check_task, _check_network, _check_batches, _check_phases, _check_pretrained, _check_inputs, _check_device, _check_run_management)
