@@ -49,6 +49,34 @@ def test_the_float32_observations_raise_no_warning(name):
     assert env.observation_space.dtype == np.float32 and np.all(np.isinf(env.observation_space.low))
 
 
+def test_halfcheetah_writes_no_mujoco_log_and_prints_nothing(tmp_path, capfd):
+    """gymnasium's HalfCheetah-v5 model has an attribute MuJoCo (>= 3.4) deprecates: building
+    the env neither prints that warning nor appends it to MUJOCO_LOG.TXT in the working
+    directory (the fixture made it tmp_path)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        make_gym_env(get_task("halfcheetah-medium"))
+    out, err = capfd.readouterr()
+    assert "settotalmass" not in out + err and not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
+def test_other_mujoco_compiler_warnings_become_python_warnings():
+    """Inside the env build, MuJoCo's warning handler is the package's: any warning but the
+    known asset deprecation is a Python UserWarning; MuJoCo's own handler is back after it."""
+    mujoco = pytest.importorskip("mujoco")
+    from torchrl_wsrl.envs.factory import _mujoco_compiler_warnings
+
+    before = mujoco.get_mju_user_warning()
+    with _mujoco_compiler_warnings():
+        handler = mujoco.get_mju_user_warning()
+        with pytest.warns(UserWarning, match="MuJoCo: mesh 'x' has no faces"):
+            handler("mesh 'x' has no faces")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            handler("compiler attribute 'settotalmass' is deprecated and will be removed")
+    assert mujoco.get_mju_user_warning() is before
+
+
 @needs_robotics
 def test_gym_env_spaces():
     env = make_gym_env(get_task("door-binary"))

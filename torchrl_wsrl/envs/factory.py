@@ -4,7 +4,8 @@ its TorchRL wrapper."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import gymnasium as gym
 import numpy as np
@@ -32,6 +33,34 @@ def _require_robotics(task: Task) -> None:
     gym.register_envs(gymnasium_robotics)
 
 
+# MuJoCo compiler warnings about gymnasium's own model files, which no user of a task can act on.
+_ASSET_DEPRECATIONS = ("compiler attribute 'settotalmass' is deprecated",)  # HalfCheetah-v5 with mujoco >= 3.4
+
+
+@contextmanager
+def _mujoco_compiler_warnings() -> Iterator[None]:
+    """While the env's model compiles, MuJoCo's warnings become Python ``UserWarning``s (by
+    default MuJoCo prints them and appends them to ``MUJOCO_LOG.TXT`` in the working directory),
+    except the :data:`_ASSET_DEPRECATIONS`. MuJoCo's own handler is back afterwards, for the
+    warnings of a running simulation."""
+    try:
+        import mujoco
+    except ImportError:  # a non-MuJoCo env
+        yield
+        return
+
+    def warn(message: str) -> None:
+        if not message.startswith(_ASSET_DEPRECATIONS):
+            warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=2)
+
+    previous = mujoco.get_mju_user_warning()
+    mujoco.set_mju_user_warning(warn)
+    try:
+        yield
+    finally:
+        mujoco.set_mju_user_warning(previous)
+
+
 def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gym.Env:
     """The gymnasium env of ``task``, with the domain's reward and termination rules.
 
@@ -56,12 +85,13 @@ def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gy
     domain = task.rules
     if domain.needs_robotics:
         _require_robotics(task)
-    env = gym.make(
-        task.env_id,
-        max_episode_steps=task.max_episode_steps,
-        render_mode=render_mode,
-        **dict(task.env_kwargs),
-    )
+    with _mujoco_compiler_warnings():
+        env = gym.make(
+            task.env_id,
+            max_episode_steps=task.max_episode_steps,
+            render_mode=render_mode,
+            **dict(task.env_kwargs),
+        )
     if domain.observation_keys is not None:
         env = concat_dict_observation(env, domain.observation_keys)
     elif env.observation_space.dtype != np.float32:
