@@ -27,7 +27,7 @@ def row(run: Path) -> str:
     last = r.last_env_step
     dip = r.dip()
     dip_step = next((s for s, v in score.items() if v == dip and s > r.updates_from), None)
-    at = lambda step: f"{score[step]:.1f}" if step in score else ""  # noqa: E731
+    at = lambda step: f"{score[step]:.1f}" if step in score else "not yet"  # noqa: E731  (an unfinished run)
     if r.finished:
         end, wall = f"**{score[last]:.1f} +- {std[last]:.1f}**", f"{r.wall_time_s / 60:.0f} min"
     else:
