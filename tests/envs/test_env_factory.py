@@ -60,20 +60,26 @@ def test_halfcheetah_writes_no_mujoco_log_and_prints_nothing(tmp_path, capfd):
     assert "settotalmass" not in out + err and not (tmp_path / "MUJOCO_LOG.TXT").exists()
 
 
-def test_other_mujoco_compiler_warnings_become_python_warnings():
-    """Inside the env build, MuJoCo's warning handler is the package's: any warning but the
-    known asset deprecation is a Python UserWarning; MuJoCo's own handler is back after it."""
+SETTOTALMASS_XML = '<mujoco><compiler settotalmass="5"/><worldbody><body><freejoint/><geom size=".1"/></body></worldbody></mujoco>'
+
+
+def test_other_mujoco_compiler_warnings_become_python_warnings(monkeypatch):
+    """A MuJoCo compiler warning that is not a known asset deprecation (here settotalmass, once
+    it is not on the list) is a Python UserWarning, raised as an ordinary exception under an
+    ``error`` filter (an exception inside MuJoCo's callback would abort the process); MuJoCo's
+    own handler is back after the build."""
     mujoco = pytest.importorskip("mujoco")
-    from torchrl_wsrl.envs.factory import _mujoco_compiler_warnings
+    from torchrl_wsrl.envs import factory
 
     before = mujoco.get_mju_user_warning()
-    with _mujoco_compiler_warnings():
-        handler = mujoco.get_mju_user_warning()
-        with pytest.warns(UserWarning, match="MuJoCo: mesh 'x' has no faces"):
-            handler("mesh 'x' has no faces")
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            handler("compiler attribute 'settotalmass' is deprecated and will be removed")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with factory._mujoco_compiler_warnings():  # the known deprecation: silent
+            mujoco.MjModel.from_xml_string(SETTOTALMASS_XML)
+        monkeypatch.setattr(factory, "_ASSET_DEPRECATIONS", ())
+        with pytest.raises(UserWarning, match="MuJoCo: compiler attribute 'settotalmass' is deprecated"):
+            with factory._mujoco_compiler_warnings():
+                mujoco.MjModel.from_xml_string(SETTOTALMASS_XML)
     assert mujoco.get_mju_user_warning() is before
 
 

@@ -39,26 +39,27 @@ _ASSET_DEPRECATIONS = ("compiler attribute 'settotalmass' is deprecated",)  # Ha
 
 @contextmanager
 def _mujoco_compiler_warnings() -> Iterator[None]:
-    """While the env's model compiles, MuJoCo's warnings become Python ``UserWarning``s (by
-    default MuJoCo prints them and appends them to ``MUJOCO_LOG.TXT`` in the working directory),
-    except the :data:`_ASSET_DEPRECATIONS`. MuJoCo's own handler is back afterwards, for the
-    warnings of a running simulation."""
+    """While the env's model compiles, MuJoCo's warnings are collected instead of printed and
+    appended to ``MUJOCO_LOG.TXT`` in the working directory (MuJoCo's default), then issued as
+    Python ``UserWarning``s, except the :data:`_ASSET_DEPRECATIONS`. MuJoCo's own handler is
+    back afterwards, for the warnings of a running simulation. The handler only collects: an
+    exception raised inside MuJoCo's callback (a ``warnings`` filter set to ``error``) would
+    abort the process."""
     try:
         import mujoco
     except ImportError:  # a non-MuJoCo env
         yield
         return
-
-    def warn(message: str) -> None:
-        if not message.startswith(_ASSET_DEPRECATIONS):
-            warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=2)
-
+    messages: list[str] = []
     previous = mujoco.get_mju_user_warning()
-    mujoco.set_mju_user_warning(warn)
+    mujoco.set_mju_user_warning(messages.append)
     try:
         yield
     finally:
         mujoco.set_mju_user_warning(previous)
+    for message in messages:
+        if not message.startswith(_ASSET_DEPRECATIONS):
+            warnings.warn(f"MuJoCo: {message}", UserWarning, stacklevel=3)
 
 
 def make_gym_env(task: Task, *, seed: int | None = None, render_mode=None) -> gym.Env:
