@@ -301,7 +301,8 @@ def _nothing_written(out: Path, policy_out: Path, sac_runs: Path | None) -> str:
     policy as they were, and, for a SAC behaviour, where its SAC run (metrics, run checkpoints)
     is."""
     kept = [str(path) for path in (out, policy_out) if path.exists()]
-    message = f"No data was written; {' and '.join(kept)} kept as they were." if kept else f"No data was written to {out}."
+    as_before = "kept as they were" if len(kept) > 1 else "kept as it was"
+    message = f"No data was written; {' and '.join(kept)} {as_before}." if kept else f"No data was written to {out}."
     if sac_runs is not None:
         message += f" The SAC run's directory (metrics, run checkpoints) is under {sac_runs}."
     return message
