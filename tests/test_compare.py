@@ -79,6 +79,23 @@ def test_every_job_is_validated_before_any_run(tmp_path, capsys):
     check_jobs([*pretrain, *finetune], tmp_path)  # valid as it is
 
 
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (["--task", "hoper-medium"], "task=hoper-medium: no such task; closest: hopper-medium"),
+        (["--algos", "wsrl,wsrl_no_warmp"], "algo=wsrl_no_warmp: no such algo; closest: wsrl_no_warmup"),
+        (["train.online_step=5"], "train.online_step: not a key of the run config; closest: train.online_steps"),
+    ],
+)
+def test_an_unknown_name_is_one_line_with_the_closest(tmp_path, capsys, argv, line):
+    """A misspelt task, algo or override: the line wsrl-train gives, not hydra's listing, and
+    nothing is run or written."""
+    with pytest.raises(SystemExit):
+        main(["--seeds", "1", "--out", str(tmp_path / "report"), "--runs-root", str(tmp_path / "runs"), *argv])
+    assert f"wsrl-compare: error: {line}" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "report").exists()
+
+
 @pytest.mark.parametrize("flag, value", [("--seeds", "0"), ("--jobs", "-1"), ("--steps", "10,x")])
 def test_a_bad_count_is_refused_by_its_flag(tmp_path, capsys, flag, value):
     with pytest.raises(SystemExit):

@@ -44,7 +44,7 @@ from torchrl_wsrl.cli.interrupt import INTERRUPTED_EXIT_CODE
 from torchrl_wsrl.conf import compose_config
 from torchrl_wsrl.conf.plan import RunPlan
 from torchrl_wsrl.report import REPORT_FILES, write_report
-from torchrl_wsrl.validation import ConfigError, validate_config
+from torchrl_wsrl.validation import ConfigError, explain_compose_error, validate_config
 
 DEFAULT_ALGOS = ("wsrl", "wsrl_no_warmup", "calql_online", "wsrl_policy_only", "rlpd")
 
@@ -183,8 +183,8 @@ def main(argv: list[str] | None = None) -> Path:
     try:
         pretrain, finetune = plan(args.task, list(range(args.seeds)), algos, args.overrides, root)
         check_jobs([*pretrain, *finetune], root)
-    except HydraException as error:  # names the unknown algo, task or override
-        parser.error(str(error))
+    except HydraException as error:  # an unknown task, algo or override: one line, with the closest names
+        parser.error(explain_compose_error(error))
     except ConfigError as error:
         parser.error(str(error))
 
