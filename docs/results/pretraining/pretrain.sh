@@ -2,13 +2,16 @@
 # The authors' pre-training (profile=paper: CQL, 10 critics 2x256, actor 2x256, 10 proposals,
 # Polyak 0.005, no BC), 250k gradient steps, evaluated over 20 episodes every 10k steps, a run
 # checkpoint every 10k; compiled update, bf16 autocast losses (fp32 weights / Adam), 1 thread.
-# usage: bgjobs/pretrain.sh TASK [SEED] [key=value ...]   a new run under runs/
+# usage: bgjobs/pretrain.sh TASK [SEED] [key=value ...]   a new run under $CHECKOUT/runs/
 #        bgjobs/pretrain.sh --resume RUN_DIR        go on with a killed run
-cd /work/bg
-export PYTHONPATH=/work/bg OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+# CHECKOUT: the separate checkout the run uses (/work/bg, commit 9920620, for the halfcheetah
+# runs; /work/pt, commit 9f11207, for hopper-medium and walker2d-medium).
+CHECKOUT=${CHECKOUT:-/work/bg}
+cd "$CHECKOUT"
+export PYTHONPATH="$CHECKOUT" OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 if [[ $1 == --resume ]]; then
   exec python -m torchrl_wsrl.train resume="$2"
 fi
 exec python -m torchrl_wsrl.train task="$1" seed="${2:-0}" profile=paper train.online_steps=0 \
     train.pretrain_steps=250000 train.pretrain_eval_every=10000 checkpoint.pretrain_every=10000 \
-    update_step.compile=true critic.precision=bf16 threads=1 runs_root=/work/bg/runs "${@:3}"
+    update_step.compile=true critic.precision=bf16 threads=1 runs_root="$CHECKOUT/runs" "${@:3}"
