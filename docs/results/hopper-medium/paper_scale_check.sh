@@ -32,7 +32,7 @@ else
             train.online_steps=${ONLINE_STEPS:-25000} train.eval_every=1000 train.eval_episodes=10)
 fi
 for seed in $SEEDS; do
-  python3 -m torchrl_wsrl.train profile=paper task=hopper-medium seed="$seed" runs_root="$OUT/runs/seed$seed" \
+  python3 -m torchrl_wsrl.train profile=paper task=hopper-medium pretrained=none seed="$seed" runs_root="$OUT/runs/seed$seed" \
     "${settings[@]}" > "$OUT/seed$seed.log" 2>&1 &
 done
 status=0
