@@ -84,7 +84,7 @@ def test_the_shipped_file_is_the_agent_of_the_committed_run_checkpoint(tmp_path)
         ([], "shipped"),  # the main job: the default task ships an agent
         (["pretrained=shipped"], "shipped"),
         (["pretrained=none"], "pre-training"),
-        (["task=walker2d-medium"], "pre-training"),  # auto, where none is shipped
+        (["task=hopper-medium-replay"], "pre-training"),  # auto, where none is shipped
         (["algo=rlpd"], "none"),
     ],
 )
@@ -118,8 +118,8 @@ def test_the_main_job_restores_the_shipped_agent_whole(tmp_path):
 def test_asking_for_a_shipped_agent_that_does_not_exist_is_refused():
     from torchrl_wsrl.validation import ConfigError, validate_config
 
-    with pytest.raises(ConfigError, match="no trained agent is shipped for task=walker2d-medium"):
-        validate_config(_compose("task=walker2d-medium", "pretrained=shipped"))
+    with pytest.raises(ConfigError, match="no trained agent is shipped for task=hopper-medium-replay"):
+        validate_config(_compose("task=hopper-medium-replay", "pretrained=shipped"))
     with pytest.raises(ConfigError, match=r"network\S*: the shipped agent .* 128x128.* pretrained=none"):
         validate_config(_compose("network=cpu"))
 

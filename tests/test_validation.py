@@ -10,13 +10,13 @@ from omegaconf import OmegaConf, open_dict
 import torchrl_wsrl
 from torchrl_wsrl.validation import ConfigError, explain_compose_error, validate_config
 
-ASSET = Path(torchrl_wsrl.__file__).resolve().parent / "assets" / "walker2d-medium.hdf5"
+ASSET = Path(torchrl_wsrl.__file__).resolve().parent / "assets" / "hopper-medium.hdf5"  # data for the hopper tasks
 
 
 def _compose(*overrides: str):
-    """The config of ``overrides``, on walker2d-medium (which ships no agent: it pre-trains) unless
+    """The config of ``overrides``, on hopper-medium-replay (which ships no agent: it pre-trains) unless
     they name a task."""
-    task = [] if any(o.startswith("task=") for o in overrides) else ["task=walker2d-medium"]
+    task = [] if any(o.startswith("task=") for o in overrides) else ["task=hopper-medium-replay"]
     with initialize_config_module(config_module="torchrl_wsrl.conf", version_base="1.3"):
         return compose(config_name="config", overrides=[*task, *overrides], return_hydra_config=False)
 
@@ -40,7 +40,7 @@ def test_pretrained_checkpoint_and_dataset_path_that_are_used_validate(tmp_path)
     validate_config(_compose(f"pretrained_checkpoint='{checkpoint}'"))
     validate_config(_compose(f"dataset_path='{ASSET}'"))
     validate_config(_compose("algo=rlpd", f"dataset_path='{ASSET}'"))  # offline data online
-    minari = tmp_path / "minari" / "walker2d-medium-v0"
+    minari = tmp_path / "minari" / "hopper-medium-replay-v0"
     (minari / "data").mkdir(parents=True)
     validate_config(_compose(f"dataset_path='{minari}'"))
 
