@@ -95,6 +95,12 @@ def test_pretrained_chooses_where_the_agent_comes_from(overrides, source):
     assert (plan.agent_file == str(shipped_agent_path("halfcheetah-medium-replay"))) == (source == "shipped")
 
 
+@pytest.mark.parametrize("name", SHIPPED)
+def test_each_task_with_a_shipped_agent_fine_tunes_its_own_by_default(name):
+    plan = RunPlan.of(_compose(f"task={name}"))
+    assert (plan.agent_source, plan.agent_file, plan.pretrain) == ("shipped", str(shipped_agent_path(name)), False)
+
+
 def test_pretrained_checkpoint_overrides_pretrained(tmp_path):
     agent = tmp_path / "final.pt"
     agent.touch()
