@@ -1,7 +1,6 @@
 """The online phase from the shipped hopper-medium agent: the project's runs (seed*/metrics.csv)
 and the authors' JAX agent from the same file (authors-seed*.json), normalized score against
 env steps. usage: python plot.py  (writes online.png here)"""
-import csv
 import json
 from pathlib import Path
 
@@ -10,10 +9,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from torchrl_wsrl.plotting import read_metrics  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 fig, ax = plt.subplots(figsize=(7, 4))
 for path in sorted(HERE.glob("seed*/metrics.csv")):
-    rows = list(csv.DictReader(path.open()))
+    rows = read_metrics(path)
     ax.plot([int(r["env_step"]) for r in rows], [float(r["score"]) for r in rows], "o-", color="tab:blue", alpha=0.7,
             label=f"project wsrl, {path.parent.name}")
 for path in sorted(HERE.glob("authors-seed*.json")):
